@@ -69,6 +69,23 @@ pub struct Attachment {
     pub size: u64,
 }
 
+/// The fields of a lesson that list views need, read without reading the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LessonSummary {
+    /// The document header.
+    pub header: Header,
+    /// The course this lesson belongs to.
+    pub course: DocId,
+    /// Title.
+    pub title: String,
+    /// Number of checklist items.
+    pub checklist: usize,
+    /// Number of self-check questions.
+    pub questions: usize,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
 /// What a new lesson starts with.
 #[derive(Debug, Clone)]
 pub struct NewLesson<'a> {
@@ -183,6 +200,21 @@ impl Lesson {
         })
     }
 
+    /// Reads what list views need, without reading the body.
+    pub fn summary<R: ReadDoc>(doc: &R) -> Result<LessonSummary> {
+        let header = header::expect_kind(doc, DocKind::Lesson)?;
+        let checklist = access::object(doc, &ROOT, "checklist", ObjType::List, "")?;
+        let questions = access::object(doc, &ROOT, "questions", ObjType::List, "")?;
+        Ok(LessonSummary {
+            header,
+            course: access::parsed(doc, &ROOT, "course", "")?,
+            title: access::string(doc, &ROOT, "title", "")?,
+            checklist: doc.length(&checklist),
+            questions: doc.length(&questions),
+            created_at: Timestamp(access::int(doc, &ROOT, "created_at", "")?),
+        })
+    }
+
     /// Sets the title.
     pub fn set_title<T: Transactable>(tx: &mut T, title: &str) -> Result<()> {
         header::expect_kind(tx, DocKind::Lesson)?;
@@ -272,18 +304,37 @@ impl Lesson {
     pub fn resolve_anchor<R: ReadDoc>(doc: &R, anchor: &Anchor) -> Result<AnchorState> {
         let body = body_text(doc)?;
         let parse = |s: &str| {
+            // Automerge's cursor parser slices the first byte, so it panics on an empty or
+            // non-ASCII string (a malformed thread document can hold any string here).
+            if s.is_empty() || !s.is_ascii() {
+                return Err(ModelError::malformed("anchor", "bad cursor"));
+            }
             Cursor::try_from(s)
                 .map_err(|e| ModelError::malformed("anchor", format!("bad cursor: {e}")))
         };
-        let (first, last) = (parse(&anchor.start)?, parse(&anchor.end)?);
-        let start = doc.get_cursor_position(&body, &first, None)?;
-        let end = doc
-            .get_cursor_position(&body, &last, None)?
-            .saturating_add(1);
-        // A cursor whose character was deleted moves to its neighbour; when every character
-        // of the passage is gone the two cursors cross and the range is empty.
+        // The last character is resolved as an `After` cursor (drop the `Before` mark): that
+        // is its own position while it exists and, once deleted, the position just after the
+        // passage's surviving text. (A `Before` cursor resolves to 0 both for "the character
+        // before is at 0" and for "nothing is before", which cannot be told apart.)
+        let last_after = anchor.end.strip_prefix('-').unwrap_or(&anchor.end);
+        let (first, last) = (parse(&anchor.start)?, parse(last_after)?);
         let current = text::read(doc, &body)?;
-        let end = end.min(text::utf16_len(&current));
+        let len = text::utf16_len(&current);
+        if len == 0 {
+            // Nothing is left to point at (and automerge 0.12's debug build panics resolving a
+            // cursor to a deleted character with no visible character after it).
+            return Ok(AnchorState::Detached);
+        }
+        let start = doc.get_cursor_position(&body, &first, None)?;
+        let last_at = doc.get_cursor_position(&body, &last, None)?;
+        let last_exists = last_at < len && doc.get_cursor(&body, last_at, None)? == last;
+        let end = if last_exists {
+            last_at + text::char_len_at(&current, last_at)
+        } else {
+            last_at
+        };
+        // When every character of the passage is gone the range is empty.
+        let end = end.min(len);
         if start >= end {
             return Ok(AnchorState::Detached);
         }

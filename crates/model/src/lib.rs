@@ -53,10 +53,12 @@ pub use error::{ModelError, Result};
 pub use header::{Header, SCHEMA_VERSION, expect_kind, load, read_header, set_deleted};
 pub use ids::{DocId, ItemId, ParseIdError, PersonId, SpaceId, Timestamp};
 pub use kind::{DocKind, UnknownKind};
-pub use lesson::{Anchor, AnchorState, Attachment, ChecklistItem, Lesson, NewLesson, Question};
+pub use lesson::{
+    Anchor, AnchorState, Attachment, ChecklistItem, Lesson, LessonSummary, NewLesson, Question,
+};
 pub use membership::{Entry, EntryKind, Membership, Role};
 pub use note::{JournalEntry, NewText, Note};
 pub use profile::{Device, MAX_DISPLAY_NAME, Profile};
 pub use progress::{LessonProgress, Progress};
 pub use text::{Splice, utf16_len};
-pub use thread::{NewPost, NewThread, Post, Thread, ThreadKind};
+pub use thread::{NewPost, NewThread, Post, Thread, ThreadKind, ThreadSummary};

@@ -99,6 +99,22 @@ pub(crate) fn slice_utf16(text: &str, start: usize, end: usize) -> String {
     out
 }
 
+/// The length in UTF-16 code units of the character starting at UTF-16 offset `at` (1 when
+/// no character starts there).
+pub(crate) fn char_len_at(text: &str, at: usize) -> usize {
+    let mut pos = 0usize;
+    for c in text.chars() {
+        if pos == at {
+            return c.len_utf16();
+        }
+        if pos > at {
+            break;
+        }
+        pos += c.len_utf16();
+    }
+    1
+}
+
 /// Reads the text of `obj` (used by callers that hold a Text id).
 pub(crate) fn read<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<String> {
     Ok(doc.text(obj)?)

@@ -103,6 +103,29 @@ pub struct Post {
     pub deleted: bool,
 }
 
+/// The fields of a thread that list views need, read without reading every post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadSummary {
+    /// The document header.
+    pub header: Header,
+    /// Question, idea or how-to.
+    pub kind: ThreadKind,
+    /// Title.
+    pub title: String,
+    /// The lesson under discussion.
+    pub lesson: Option<DocId>,
+    /// Whether the thread is anchored to a passage.
+    pub anchored: bool,
+    /// Number of posts, the opening post included.
+    pub post_count: usize,
+    /// The accepted answer of a question.
+    pub accepted: Option<ItemId>,
+    /// Who opened the thread.
+    pub created_by: PersonId,
+    /// When.
+    pub created_at: Timestamp,
+}
+
 /// A post to add.
 #[derive(Debug, Clone)]
 pub struct NewPost<'a> {
@@ -161,7 +184,10 @@ impl Thread {
             tx.put(&obj, "end", anchor.end.as_str())?;
             tx.put(&obj, "quote", anchor.quote.as_str())?;
         }
-        tx.put_object(ROOT, "posts", ObjType::List)?;
+        // Posts are a map keyed by post id (so finding one is a lookup, and concurrent
+        // replies never touch the same key), shown in (created_at, id) order.
+        tx.put_object(ROOT, "posts", ObjType::Map)?;
+        tx.put(ROOT, "first_post", new.first_post.id.to_string())?;
         tx.put(ROOT, "created_by", new.first_post.author.to_string())?;
         tx.put(ROOT, "created_at", new.first_post.at.millis())?;
         let first = NewPost {
@@ -183,10 +209,26 @@ impl Thread {
             }),
             None => None,
         };
-        let list = access::object(doc, &ROOT, "posts", ObjType::List, "")?;
+        let map = access::object(doc, &ROOT, "posts", ObjType::Map, "")?;
         let mut posts = Vec::new();
-        for (obj, path) in access::list_maps(doc, &list, "posts")? {
-            posts.push(read_post(doc, &obj, &path)?);
+        for key in access::keys(doc, &map) {
+            let path = join("posts", &key);
+            let obj = access::object(doc, &map, &key, ObjType::Map, "posts")?;
+            let post = read_post(doc, &obj, &path)?;
+            if post.id.to_string() != key {
+                return Err(ModelError::malformed(
+                    join(&path, "id"),
+                    "does not match its key",
+                ));
+            }
+            posts.push(post);
+        }
+        let first: ItemId = access::parsed(doc, &ROOT, "first_post", "")?;
+        // The opening post first, then the rest by time (ties broken by id, so every copy
+        // shows the same order).
+        posts.sort_by_key(|p| (p.id != first, p.created_at, p.id));
+        if posts.first().map(|p| p.id) != Some(first) {
+            return Err(ModelError::malformed("first_post", "names no post"));
         }
         Ok(Thread {
             header,
@@ -201,16 +243,40 @@ impl Thread {
         })
     }
 
-    /// Reads only one post (cheaper than reading the whole thread).
-    pub fn read_post<R: ReadDoc>(doc: &R, post: ItemId) -> Result<Post> {
-        let (index, obj) = find_post(doc, post)?;
-        read_post(doc, &obj, &format!("posts[{index}]"))
+    /// Reads what list views need, without reading the posts.
+    pub fn summary<R: ReadDoc>(doc: &R) -> Result<ThreadSummary> {
+        let header = header::expect_kind(doc, DocKind::Thread)?;
+        let map = access::object(doc, &ROOT, "posts", ObjType::Map, "")?;
+        Ok(ThreadSummary {
+            header,
+            kind: access::parsed(doc, &ROOT, "thread_kind", "")?,
+            title: access::string(doc, &ROOT, "title", "")?,
+            lesson: access::opt_parsed(doc, &ROOT, "lesson", "")?,
+            anchored: access::opt_object(doc, &ROOT, "anchor", ObjType::Map, "")?.is_some(),
+            post_count: doc.length(&map),
+            accepted: access::opt_parsed(doc, &ROOT, "accepted", "")?,
+            created_by: access::parsed(doc, &ROOT, "created_by", "")?,
+            created_at: Timestamp(access::int(doc, &ROOT, "created_at", "")?),
+        })
     }
 
-    /// Appends a post. A `reply_to` must name an existing post.
+    /// The opening post's id.
+    pub fn first_post<R: ReadDoc>(doc: &R) -> Result<ItemId> {
+        header::expect_kind(doc, DocKind::Thread)?;
+        access::parsed(doc, &ROOT, "first_post", "")
+    }
+
+    /// Reads only one post (cheaper than reading the whole thread).
+    pub fn read_post<R: ReadDoc>(doc: &R, post: ItemId) -> Result<Post> {
+        let (path, obj) = find_post(doc, post)?;
+        read_post(doc, &obj, &path)
+    }
+
+    /// Adds a post. A `reply_to` must name an existing post.
     pub fn reply<T: Transactable>(tx: &mut T, post: &NewPost<'_>) -> Result<()> {
-        let list = posts_list(tx)?;
-        if access::find_by_id(tx, &list, &post.id.to_string())?.is_some() {
+        let map = posts_map(tx)?;
+        let key = post.id.to_string();
+        if access::opt_object(tx, &map, &key, ObjType::Map, "posts")?.is_some() {
             return Err(ModelError::InvalidEdit(format!(
                 "a post with id {} already exists",
                 post.id
@@ -219,7 +285,7 @@ impl Thread {
         if let Some(parent) = post.reply_to {
             find_post(tx, parent)?;
         }
-        let obj = tx.insert_object(&list, tx.length(&list), ObjType::Map)?;
+        let obj = tx.put_object(&map, key, ObjType::Map)?;
         tx.put(&obj, "id", post.id.to_string())?;
         tx.put(&obj, "author", post.author.to_string())?;
         access::put_text(tx, &obj, "body", post.body)?;
@@ -238,8 +304,8 @@ impl Thread {
         splice: &Splice,
         at: Timestamp,
     ) -> Result<()> {
-        let (index, obj) = find_post(tx, post)?;
-        let body = access::object(tx, &obj, "body", ObjType::Text, &format!("posts[{index}]"))?;
+        let (path, obj) = find_post(tx, post)?;
+        let body = access::object(tx, &obj, "body", ObjType::Text, &path)?;
         text::apply(tx, &body, splice)?;
         tx.put(&obj, "edited_at", at.millis())?;
         Ok(())
@@ -252,8 +318,8 @@ impl Thread {
         body: &str,
         at: Timestamp,
     ) -> Result<()> {
-        let (index, obj) = find_post(tx, post)?;
-        access::update_text(tx, &obj, "body", body, &format!("posts[{index}]"))?;
+        let (path, obj) = find_post(tx, post)?;
+        access::update_text(tx, &obj, "body", body, &path)?;
         tx.put(&obj, "edited_at", at.millis())?;
         Ok(())
     }
@@ -283,8 +349,7 @@ impl Thread {
                 "a reaction is one emoji or word of at most {MAX_REACTION_LEN} bytes"
             )));
         }
-        let (index, obj) = find_post(tx, post)?;
-        let path = format!("posts[{index}]");
+        let (path, obj) = find_post(tx, post)?;
         let reactions = match access::opt_object(tx, &obj, "reactions", ObjType::Map, &path)? {
             Some(r) => r,
             None => tx.put_object(&obj, "reactions", ObjType::Map)?,
@@ -310,8 +375,8 @@ impl Thread {
         }
         match post {
             Some(post) => {
-                let (index, _) = find_post(tx, post)?;
-                if index == 0 {
+                find_post(tx, post)?;
+                if Self::first_post(tx)? == post {
                     return Err(ModelError::InvalidEdit(
                         "the question itself cannot be its accepted answer".into(),
                     ));
@@ -331,17 +396,22 @@ impl Thread {
     }
 }
 
-fn posts_list<R: ReadDoc>(doc: &R) -> Result<ObjId> {
+fn posts_map<R: ReadDoc>(doc: &R) -> Result<ObjId> {
     header::expect_kind(doc, DocKind::Thread)?;
-    access::object(doc, &ROOT, "posts", ObjType::List, "")
+    access::object(doc, &ROOT, "posts", ObjType::Map, "")
 }
 
-fn find_post<R: ReadDoc>(doc: &R, post: ItemId) -> Result<(usize, ObjId)> {
-    let list = posts_list(doc)?;
-    access::find_by_id(doc, &list, &post.to_string())?.ok_or_else(|| ModelError::NotFound {
-        what: "post",
-        id: post.to_string(),
-    })
+/// The path and object of a post.
+fn find_post<R: ReadDoc>(doc: &R, post: ItemId) -> Result<(String, ObjId)> {
+    let map = posts_map(doc)?;
+    let key = post.to_string();
+    match access::opt_object(doc, &map, &key, ObjType::Map, "posts")? {
+        Some(obj) => Ok((join("posts", &key), obj)),
+        None => Err(ModelError::NotFound {
+            what: "post",
+            id: key,
+        }),
+    }
 }
 
 fn read_post<R: ReadDoc>(doc: &R, obj: &ObjId, path: &str) -> Result<Post> {
