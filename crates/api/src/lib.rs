@@ -1,0 +1,257 @@
+//! The one surface every Cohort adapter (the `cohort` command line, the desktop shell, the
+//! web server) uses.
+//!
+//! [`Api`] wraps an open data dir and offers one function per command or query. Arguments
+//! and results are plain serializable types (DTOs, re-exported here), and every failure is an
+//! [`ApiError`] `{ code, message }` whose [`ErrorCode`] comes from a closed set, so adapters
+//! branch on codes and show messages to people.
+//!
+//! ```
+//! use cohort_api::{Api, ErrorCode, OpenOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut api = Api::open(dir.path(), OpenOptions::default())?;
+//! let space = api.create_cohort("Reading group", "One chapter a week")?;
+//! let course = api.create_course(space, "Middlemarch", "")?;
+//! assert_eq!(api.courses(None)?.len(), 1);
+//! let err = api.resolve("zzzz", None).unwrap_err();
+//! assert_eq!(err.code, ErrorCode::InvalidInput);
+//! # let _ = course;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+
+use std::path::{Path, PathBuf};
+
+use cohort_core::Core;
+pub use cohort_core::{
+    ChangeEvent, ChangeKind, Clock, CourseView, DocSummary, HistoryEntry, IdSource, LessonRef,
+    LessonView, ManualClock, Me, ModuleView, OpenOptions, RandomIds, SearchResult, SequentialIds,
+    SpaceInfo, Stats, SystemClock, ThreadView,
+};
+pub use cohort_model::{
+    AnchorState, Charter, Course, DocId, DocKind, ItemId, JournalEntry, Lesson, LessonProgress,
+    Note, PersonId, Post, Progress, SpaceId, Splice, Thread, ThreadKind, Timestamp,
+};
+pub use error::{ApiError, ApiResult, ErrorCode};
+
+/// An open data dir and every command and query over it.
+#[derive(Debug)]
+pub struct Api {
+    core: Core,
+}
+
+macro_rules! delegate {
+    ($( $(#[$doc:meta])* fn $name:ident(&mut self $(, $arg:ident : $ty:ty)* ) -> $ret:ty; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&mut self $(, $arg: $ty)*) -> ApiResult<$ret> {
+                Ok(self.core.$name($($arg),*)?)
+            }
+        )*
+    };
+}
+
+impl Api {
+    /// Opens (creating on first run) the data dir at `root`.
+    pub fn open(root: &Path, options: OpenOptions) -> ApiResult<Api> {
+        Ok(Api {
+            core: Core::open(root, options)?,
+        })
+    }
+
+    /// The platform's default data dir.
+    pub fn default_data_dir() -> Option<PathBuf> {
+        Core::default_data_dir()
+    }
+
+    /// The open data dir.
+    pub fn root(&self) -> &Path {
+        self.core.root()
+    }
+
+    /// Subscribes to change events (bounded: a subscriber that lags is told so).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
+        self.core.subscribe()
+    }
+
+    /// Courses, optionally of one space.
+    pub fn courses(&mut self, space: Option<SpaceId>) -> ApiResult<Vec<DocSummary>> {
+        Ok(self.core.list(&[DocKind::Course], space, None)?)
+    }
+
+    /// Threads, optionally of one space and about one lesson.
+    pub fn threads(
+        &mut self,
+        space: Option<SpaceId>,
+        lesson: Option<DocId>,
+    ) -> ApiResult<Vec<DocSummary>> {
+        Ok(self.core.list(&[DocKind::Thread], space, lesson)?)
+    }
+
+    /// Notes, optionally of one space.
+    pub fn notes(&mut self, space: Option<SpaceId>) -> ApiResult<Vec<DocSummary>> {
+        Ok(self.core.list(&[DocKind::Note], space, None)?)
+    }
+
+    /// This person's private journal entries.
+    pub fn journal(&mut self) -> ApiResult<Vec<DocSummary>> {
+        let personal = self.core.personal_space();
+        Ok(self
+            .core
+            .list(&[DocKind::JournalEntry], Some(personal), None)?)
+    }
+
+    /// Documents of any kinds.
+    pub fn list(
+        &mut self,
+        kinds: &[DocKind],
+        space: Option<SpaceId>,
+        parent: Option<DocId>,
+    ) -> ApiResult<Vec<DocSummary>> {
+        Ok(self.core.list(kinds, space, parent)?)
+    }
+
+    /// The index row of one document.
+    pub fn summary(&mut self, id: DocId) -> ApiResult<DocSummary> {
+        Ok(self.core.summary(id)?)
+    }
+
+    /// The personal space.
+    pub fn personal_space(&self) -> SpaceId {
+        self.core.personal_space()
+    }
+
+    /// Spaces held here.
+    pub fn spaces(&mut self) -> ApiResult<Vec<SpaceInfo>> {
+        Ok(self.core.spaces()?)
+    }
+
+    /// Finds a space by id, prefix or name.
+    pub fn resolve_space(&mut self, text: &str) -> ApiResult<SpaceId> {
+        Ok(self.core.resolve_space(text)?)
+    }
+
+    /// Finds a document by id or unique prefix, optionally of one kind.
+    pub fn resolve(&mut self, text: &str, kind: Option<DocKind>) -> ApiResult<DocId> {
+        Ok(self.core.resolve(text, kind)?)
+    }
+
+    /// Full-text search.
+    pub fn search(
+        &mut self,
+        query: &str,
+        space: Option<SpaceId>,
+        kinds: Option<&[DocKind]>,
+        limit: usize,
+    ) -> ApiResult<Vec<SearchResult>> {
+        Ok(self.core.search(query, space, kinds, limit)?)
+    }
+
+    /// The bytes of an attachment.
+    pub fn blob(&mut self, hash: &str) -> ApiResult<Vec<u8>> {
+        Ok(self.core.blob(hash)?)
+    }
+
+    /// Storage statistics.
+    pub fn stats(&mut self) -> ApiResult<Stats> {
+        Ok(self.core.stats()?)
+    }
+
+    /// Checks database integrity and that every document loads and validates; returns the
+    /// documents that do not.
+    pub fn check(&mut self) -> ApiResult<Vec<(DocId, String)>> {
+        self.core.check()?;
+        Ok(self.core.verify_documents()?)
+    }
+
+    delegate! {
+        /// Who this device belongs to.
+        fn me(&mut self) -> Me;
+        /// Changes the display name.
+        fn set_display_name(&mut self, name: &str) -> ();
+        /// Creates a cohort space (charter + membership); you are its facilitator.
+        fn create_cohort(&mut self, name: &str, purpose: &str) -> SpaceId;
+        /// A cohort's charter.
+        fn charter(&mut self, space: SpaceId) -> Charter;
+        /// Replaces a cohort's purpose.
+        fn set_purpose(&mut self, space: SpaceId, purpose: &str) -> ();
+        /// Adds a norm.
+        fn add_norm(&mut self, space: SpaceId, norm: &str) -> ();
+        /// Adds a milestone.
+        fn add_milestone(&mut self, space: SpaceId, title: &str, due: Option<Timestamp>) -> ItemId;
+        /// Creates a course.
+        fn create_course(&mut self, space: SpaceId, title: &str, summary: &str) -> DocId;
+        /// A course with outline and progress.
+        fn course(&mut self, id: DocId) -> CourseView;
+        /// Renames a course and/or replaces its summary.
+        fn update_course(&mut self, id: DocId, title: Option<&str>, summary: Option<&str>) -> ();
+        /// Adds a module.
+        fn add_module(&mut self, course: DocId, title: &str) -> ItemId;
+        /// Finds a module by prefix or position.
+        fn resolve_module(&mut self, course: DocId, text: &str) -> ItemId;
+        /// Creates a lesson in a course.
+        fn add_lesson(&mut self, course: DocId, module: Option<ItemId>, title: &str, body: &str) -> DocId;
+        /// A lesson with threads and progress.
+        fn lesson(&mut self, id: DocId) -> LessonView;
+        /// Applies editor splices to a lesson body.
+        fn splice_lesson(&mut self, id: DocId, splices: &[Splice]) -> ();
+        /// Replaces a lesson's title and/or body.
+        fn update_lesson(&mut self, id: DocId, title: Option<&str>, body: Option<&str>) -> ();
+        /// Adds a checklist item.
+        fn add_checklist_item(&mut self, lesson: DocId, text: &str) -> ItemId;
+        /// Finds a checklist item by prefix or position.
+        fn resolve_checklist_item(&mut self, lesson: DocId, text: &str) -> ItemId;
+        /// Adds a self-check question.
+        fn add_question(&mut self, lesson: DocId, prompt: &str, answer: &str, choices: &[String]) -> ItemId;
+        /// Attaches a file to a lesson; returns its content hash.
+        fn attach(&mut self, lesson: DocId, name: &str, mime: &str, data: &[u8]) -> String;
+        /// Opens a thread.
+        fn new_thread(&mut self, space: SpaceId, kind: ThreadKind, title: &str, body: &str, lesson: Option<DocId>, anchor: Option<(usize, usize)>) -> DocId;
+        /// A thread with its anchor resolved.
+        fn thread(&mut self, id: DocId) -> ThreadView;
+        /// Finds a post by prefix or position.
+        fn resolve_post(&mut self, thread: DocId, text: &str) -> ItemId;
+        /// Replies to a thread.
+        fn reply(&mut self, thread: DocId, body: &str, reply_to: Option<ItemId>) -> ItemId;
+        /// Edits your post.
+        fn edit_post(&mut self, thread: DocId, post: ItemId, body: &str) -> ();
+        /// Adds or removes a reaction.
+        fn react(&mut self, thread: DocId, post: ItemId, reaction: &str, on: bool) -> ();
+        /// Accepts (or clears) the answer of a question.
+        fn accept(&mut self, thread: DocId, post: Option<ItemId>) -> ();
+        /// Writes a note.
+        fn new_note(&mut self, space: SpaceId, title: &str, body: &str, tags: &[String], source: Option<DocId>) -> DocId;
+        /// A note.
+        fn note(&mut self, id: DocId) -> Note;
+        /// Applies editor splices to a note, journal entry or lesson body.
+        fn splice_text_doc(&mut self, id: DocId, splices: &[Splice]) -> ();
+        /// Writes a private journal entry.
+        fn add_journal(&mut self, title: &str, body: &str, tags: &[String]) -> DocId;
+        /// A journal entry.
+        fn journal_entry(&mut self, id: DocId) -> JournalEntry;
+        /// Shares a private journal entry into a cohort as a copy.
+        fn share_journal(&mut self, entry: DocId, space: SpaceId) -> DocId;
+        /// Your progress in a space.
+        fn my_progress(&mut self, space: SpaceId) -> Option<Progress>;
+        /// Marks a lesson complete or not.
+        fn complete_lesson(&mut self, lesson: DocId, done: bool) -> ();
+        /// Ticks a checklist item.
+        fn tick(&mut self, lesson: DocId, item: ItemId, done: bool) -> ();
+        /// Answers a self-check question.
+        fn answer(&mut self, lesson: DocId, question: ItemId, answer: &str) -> ();
+        /// A document's change history.
+        fn history(&mut self, id: DocId) -> Vec<HistoryEntry>;
+        /// A document as Automerge bytes.
+        fn export_automerge(&mut self, id: DocId) -> Vec<u8>;
+        /// A document as JSON.
+        fn export_json(&mut self, id: DocId) -> serde_json::Value;
+        /// Imports (merges) an Automerge file.
+        fn import_automerge(&mut self, bytes: &[u8]) -> DocId;
+        /// Marks a document deleted.
+        fn delete(&mut self, id: DocId) -> ();
+        /// Compacts storage.
+        fn compact(&mut self) -> ();
+    }
+}

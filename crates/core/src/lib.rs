@@ -1,0 +1,39 @@
+//! Cohort's core: the composition root that opens a data dir and runs every use case.
+//!
+//! A [`Core`] owns one data dir: an exclusive lock file, the SQLite [`cohort_store::Store`],
+//! this device's Automerge actor id, and the person's identity (a personal space and a
+//! profile, created on first run). Each command (create a course, reply to a thread, tick a
+//! checklist item...) edits Automerge documents through [`cohort_model`], writes the new
+//! changes, the index row and full-text entries in one SQLite transaction, and returns only
+//! after that transaction has committed. Then it emits a [`ChangeEvent`] to subscribers.
+//!
+//! Time and ids come from an injected [`Clock`] and [`IdSource`], so tests can be exact.
+//!
+//! ```
+//! use cohort_core::{Core, OpenOptions};
+//! use cohort_model::ThreadKind;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut core = Core::open(dir.path(), OpenOptions::default())?;
+//! let cohort = core.create_cohort("Evening Rust", "Learn Rust together")?;
+//! let course = core.create_course(cohort, "Ownership", "")?;
+//! let lesson = core.add_lesson(course, None, "Borrowing", "A reference borrows a value.")?;
+//! core.new_thread(cohort, ThreadKind::Question, "Why borrow?", "Why not copy?", Some(lesson), Some((2, 11)))?;
+//! let hits = core.search("borrow", None, None, 10)?;
+//! assert!(!hits.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod app;
+mod env;
+mod error;
+mod index;
+mod views;
+
+pub use app::{Core, DB_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions};
+pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
+pub use error::{CoreError, Result};
+pub use views::{
+    ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
+    ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
+};
