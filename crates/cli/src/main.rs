@@ -1,0 +1,143 @@
+//! `cohort`: scripting access to a Cohort data dir.
+//!
+//! Every subcommand opens the data dir (the platform default, `--data-dir`, or
+//! `COHORT_DATA_DIR`), runs one command through the API, and prints a human-readable result,
+//! or JSON with `--json`. `cohort batch` runs many commands, one JSON array of arguments per
+//! line on standard input, and acknowledges each with a JSON line once it is committed.
+//!
+//! Exit codes: 0 success, 2 usage, 3 not found or ambiguous, 4 invalid input or document,
+//! 5 data dir locked, unusable or read-only, 6 database damaged, foreign or newer,
+//! 7 disk full, 1 anything else.
+
+mod args;
+mod run;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use cohort_api::{Api, ApiError, ErrorCode, OpenOptions};
+
+use crate::args::{Cli, Command};
+
+fn exit_code(code: ErrorCode) -> u8 {
+    match code {
+        ErrorCode::NotFound | ErrorCode::AmbiguousId => 3,
+        ErrorCode::InvalidInput | ErrorCode::InvalidEdit | ErrorCode::InvalidDocument => 4,
+        ErrorCode::DataDirLocked
+        | ErrorCode::DataDirUnusable
+        | ErrorCode::ReadOnly
+        | ErrorCode::Busy => 5,
+        ErrorCode::CorruptDatabase | ErrorCode::ForeignDatabase | ErrorCode::NewerVersion => 6,
+        ErrorCode::DiskFull => 7,
+        ErrorCode::Internal => 1,
+    }
+}
+
+fn report(err: &ApiError, json: bool) -> ExitCode {
+    if json {
+        let body = serde_json::json!({ "error": { "code": err.code, "message": err.message } });
+        eprintln!("{body}");
+    } else {
+        eprintln!("error: {}", err.message);
+    }
+    ExitCode::from(exit_code(err.code))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The automerge crate logs its own parse failures at ERROR level; the command already
+    // reports them as its error, and a second line would break the one-line (or one JSON
+    // line with --json) error contract on stderr. COHORT_LOG still shows everything.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COHORT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,automerge=off")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(root) = cli.data_dir.clone().or_else(Api::default_data_dir) else {
+        return report(
+            &ApiError::invalid("no home directory to hold the data dir; pass --data-dir"),
+            cli.json,
+        );
+    };
+    let options = OpenOptions {
+        display_name: match &cli.command {
+            Command::Init { name } => name.clone(),
+            _ => None,
+        },
+        ..OpenOptions::default()
+    };
+    let mut api = match Api::open(&root, options) {
+        Ok(api) => api,
+        Err(e) => return report(&e, cli.json),
+    };
+    if let Command::Batch = cli.command {
+        return batch(&mut api);
+    }
+    let mut out = std::io::stdout().lock();
+    match run::run(&mut api, cli.command, cli.json, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e, cli.json),
+    }
+}
+
+/// Runs one command per input line (a JSON array of arguments, as after `cohort`), printing
+/// one JSON line per command after it has committed.
+fn batch(api: &mut Api) -> ExitCode {
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    for (n, line) in stdin.lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot read standard input: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = serde_json::from_str::<Vec<String>>(&line)
+            .map_err(|e| {
+                ApiError::invalid(format!(
+                    "line {}: expected a JSON array of strings: {e}",
+                    n + 1
+                ))
+            })
+            .and_then(|words| {
+                let argv = std::iter::once("cohort".to_owned()).chain(words);
+                Cli::try_parse_from(argv)
+                    .map_err(|e| ApiError::invalid(format!("line {}: {}", n + 1, e.render())))
+            })
+            .and_then(|cli| match cli.command {
+                Command::Batch | Command::Init { .. } => Err(ApiError::invalid(
+                    "init and batch cannot run inside a batch",
+                )),
+                command => {
+                    let mut buf = Vec::new();
+                    run::run(api, command, true, &mut buf)?;
+                    Ok(buf)
+                }
+            });
+        let written = match result {
+            Ok(buf) => {
+                let text = String::from_utf8_lossy(&buf);
+                let value: serde_json::Value =
+                    serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
+                writeln!(stdout, "{}", serde_json::json!({ "ok": value }))
+            }
+            Err(e) => writeln!(
+                stdout,
+                "{}",
+                serde_json::json!({ "error": { "code": e.code, "message": e.message } })
+            ),
+        };
+        if written.and_then(|()| stdout.flush()).is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
