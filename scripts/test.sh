@@ -59,76 +59,20 @@ step() {
 
 # ------------------------------------------------------------------------------ setup ---
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -E "$@"
-    else
-        echo "need root (or sudo) to run: $*" >&2
-        return 1
-    fi
-}
+# shellcheck source=scripts/setup-lib.sh
+. "$ROOT/scripts/setup-lib.sh"
 
-APT_UPDATED=0
-# need_pkg PACKAGE: apt-get install it (running `apt-get update` once, first).
-need_pkg() {
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "need the Debian package '$1' but there is no apt-get" >&2
-        return 1
-    fi
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        as_root apt-get update -qq
-        APT_UPDATED=1
-    fi
-    echo "installing $1"
-    as_root apt-get install -y -qq --no-install-recommends "$1"
-}
-
-# need_cmd COMMAND APT_PACKAGE: install the package only if the command is missing.
-need_cmd() {
-    command -v "$1" >/dev/null 2>&1 || need_pkg "$2"
-}
-
-setup() {
-    need_cmd python3 python3       # scripts/check-deps.py
-    need_cmd cc build-essential    # linker; rusqlite's bundled SQLite is C
-    need_cmd curl curl             # rustup installer, below
-    if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
-        need_pkg ca-certificates   # HTTPS to crates.io and sh.rustup.rs
-    fi
-
-    # Rust: rustup, then the toolchain and components pinned in rust-toolchain.toml.
-    if [ -f "$HOME/.cargo/env" ]; then
-        # shellcheck source=/dev/null
-        . "$HOME/.cargo/env"
-    fi
-    if ! command -v rustup >/dev/null 2>&1; then
-        echo "installing rustup"
-        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-            sh -s -- -y --no-modify-path --profile minimal --default-toolchain none
-        # shellcheck source=/dev/null
-        . "$HOME/.cargo/env"
-    fi
-    # With no arguments, `rustup toolchain install` installs what rust-toolchain.toml pins,
-    # components included; it is a no-op when they are already there.
-    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
-        rustup toolchain install
-        rustup component add rustfmt clippy
-    fi
-
+setup_tests() {
+    setup
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "installing cargo-nextest"
         cargo install cargo-nextest --locked
     fi
-
-    echo "rust:    $(rustc --version)"
     echo "nextest: $(cargo nextest --version 2>/dev/null | head -n1)"
     echo "python:  $(python3 --version 2>&1)"
-    echo "target:  $CARGO_TARGET_DIR"
 }
 
-step "setup: tools" setup
+step "setup: tools" setup_tests
 
 # ---------------------------------------------------------------------- rust checks ---
 

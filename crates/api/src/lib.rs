@@ -166,6 +166,66 @@ impl Api {
         Ok(self.core.verify_documents()?)
     }
 
+    /// Creates the built-in sample: a "Getting started" cohort with a three-lesson course,
+    /// a checklist, a self-check question and a question thread, so a new install is not
+    /// empty. Returns the course.
+    pub fn create_sample(&mut self) -> ApiResult<DocId> {
+        let space = self.create_cohort(
+            "Getting started",
+            "Try Cohort: read a lesson, ask a question, keep a journal.",
+        )?;
+        self.add_norm(space, "Ask early; a question helps the next person too.")?;
+        self.add_norm(space, "Say what you tried before you ask.")?;
+        let course = self.create_course(
+            space,
+            "Learning together with Cohort",
+            "A short tour: lessons, discussions and your private journal.",
+        )?;
+        let lessons = [
+            ("Welcome", include_str!("../sample/01-welcome.md")),
+            (
+                "Learning together",
+                include_str!("../sample/02-together.md"),
+            ),
+            (
+                "Your private journal",
+                include_str!("../sample/03-journal.md"),
+            ),
+        ];
+        let mut ids = Vec::new();
+        for (title, body) in lessons {
+            ids.push(self.add_lesson(course, None, title, body)?);
+        }
+        if let Some(first) = ids.first().copied() {
+            self.add_checklist_item(first, "Read this lesson to the end")?;
+            self.add_checklist_item(first, "Open a question about a passage")?;
+            self.add_question(
+                first,
+                "Where does Cohort keep your data?",
+                "On your own machine, in the data dir.",
+                &[],
+            )?;
+            let body = self.lesson(first)?.lesson.body;
+            let quote = "every edit is on disk before Cohort\nsays it is done";
+            let anchor = body.find(quote).map(|at| {
+                let start: usize = body[..at].chars().map(char::len_utf16).sum();
+                (
+                    start,
+                    start + quote.chars().map(char::len_utf16).sum::<usize>(),
+                )
+            });
+            self.new_thread(
+                space,
+                ThreadKind::Question,
+                "What does \"on disk\" mean if the power fails?",
+                "If my laptop dies right after I post, is my post still there?",
+                Some(first),
+                anchor,
+            )?;
+        }
+        Ok(course)
+    }
+
     delegate! {
         /// Who this device belongs to.
         fn me(&mut self) -> Me;

@@ -35,6 +35,8 @@ pub enum Command {
         /// The new display name.
         name: String,
     },
+    /// Create the built-in sample cohort and course, for a first look around.
+    Sample,
     /// Cohort spaces: create, list, show.
     #[command(subcommand)]
     Space(SpaceCmd),

@@ -188,11 +188,13 @@ fn print_list<W: Write>(out: &mut W, rows: &[DocSummary]) -> std::io::Result<()>
                 } else {
                     ""
                 };
-                format!("  [{kind}, {posts} posts{solved}]")
+                let plural = if posts == 1 { "" } else { "s" };
+                format!("  [{kind}, {posts} post{plural}{solved}]")
             }
             DocKind::Course => {
                 let lessons = r.info.get("lessons").and_then(|v| v.as_u64()).unwrap_or(0);
-                format!("  [{lessons} lessons]")
+                let plural = if lessons == 1 { "" } else { "s" };
+                format!("  [{lessons} lesson{plural}]")
             }
             _ => String::new(),
         };
@@ -243,6 +245,13 @@ pub fn run<W: Write>(api: &mut Api, command: Command, json: bool, out: &mut W) -
             api.set_display_name(&name)?;
             emit(out, json, &json!({ "display_name": name }), |o| {
                 writeln!(o, "You are now {name}.")
+            })
+        }
+        Command::Sample => {
+            let course = api.create_sample()?;
+            emit(out, json, &json!({ "course": course }), |o| {
+                writeln!(o, "Created the sample course {course}.")?;
+                writeln!(o, "Try: cohort course show {}", course.short())
             })
         }
         Command::Space(cmd) => space(api, cmd, json, out),
