@@ -6,13 +6,16 @@
 //! cargo bench -p cohort-core --bench foundation            # full size
 //! COHORT_BENCH_SCALE=0.1 cargo bench -p cohort-core --bench foundation   # quick look
 //! ```
-//! Set `COHORT_BENCH_DIR` to keep the generated data dir between runs.
+//! Set `COHORT_BENCH_DIR` to keep the generated data dir between runs. The data set is
+//! generated with fixed seeds; measurements run with the real clock and random ids, as the
+//! app does.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cohort_core::{Core, OpenOptions};
 use cohort_model::{DocKind, Splice, ThreadKind};
 use cohort_testkit::Spec;
 
@@ -63,7 +66,7 @@ fn main() -> Res<()> {
     let fresh = !dir.join(cohort_core::DB_FILE).exists();
     let t = Instant::now();
     let (space, lesson_ids) = {
-        let mut core = cohort_testkit::open(&dir)?;
+        let mut core = Core::open(&dir, OpenOptions::default())?;
         if fresh {
             let data = cohort_testkit::generate(&mut core, &spec)?;
             eprintln!(
@@ -96,7 +99,7 @@ fn main() -> Res<()> {
     let mut listed = 0;
     for _ in 0..if smoke { 3 } else { 20 } {
         let t = Instant::now();
-        let core = cohort_testkit::open(&dir)?;
+        let core = Core::open(&dir, OpenOptions::default())?;
         let courses = core.list(&[DocKind::Course], None, None)?;
         let threads = core.list(&[DocKind::Thread], None, None)?;
         opens.push(t.elapsed());
@@ -111,7 +114,7 @@ fn main() -> Res<()> {
         ms(open) / 200.0,
     );
 
-    let mut core = cohort_testkit::open(&dir)?;
+    let mut core = Core::open(&dir, OpenOptions::default())?;
 
     // 2a. One acknowledged reply on a 200-post thread.
     let long = cohort_testkit::thread_with_posts(&mut core, space, 200, 99)?;

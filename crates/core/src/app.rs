@@ -87,6 +87,9 @@ enum Fts {
     All,
     /// Re-index one post of a thread.
     Post(ItemId),
+    /// The body changed by a keystroke-sized edit: mark the rows out of date and re-index
+    /// before the next search, not on every keystroke.
+    Stale,
 }
 
 /// An open data dir: the store, this device's identity, and every command and query.
@@ -357,6 +360,7 @@ impl Core {
             Fts::Keep => FtsUpdate::Keep,
             Fts::All => FtsUpdate::Replace(index::fts_all(&doc)?),
             Fts::Post(post) => FtsUpdate::Upsert(vec![index::fts_post(&doc, post)?]),
+            Fts::Stale => FtsUpdate::MarkStale,
         };
         let change = if meta.deleted {
             ChangeKind::Deleted
@@ -859,7 +863,7 @@ impl Core {
     /// Applies editor splices (UTF-16 positions) to a lesson body, as one change.
     pub fn splice_lesson(&mut self, id: DocId, splices: &[Splice]) -> Result<()> {
         self.meta_of(id, DocKind::Lesson)?;
-        self.edit(id, "edit lesson", Fts::All, |doc, _| {
+        self.edit(id, "edit lesson", Fts::Stale, |doc, _| {
             splices.iter().try_for_each(|s| Lesson::splice_body(doc, s))
         })
     }
@@ -1171,7 +1175,7 @@ impl Core {
     /// Applies editor splices to a note or journal entry body.
     pub fn splice_text_doc(&mut self, id: DocId, splices: &[Splice]) -> Result<()> {
         let kind = self.summary(id)?.kind;
-        self.edit(id, "edit", Fts::All, |doc, _| {
+        self.edit(id, "edit", Fts::Stale, |doc, _| {
             splices.iter().try_for_each(|s| match kind {
                 DocKind::Note => Note::splice_body(doc, s),
                 DocKind::JournalEntry => JournalEntry::splice_body(doc, s),
@@ -1321,12 +1325,13 @@ impl Core {
     /// Full-text search over lessons, posts, notes, journal entries, courses and charters
     /// held here, best match first.
     pub fn search(
-        &self,
+        &mut self,
         query: &str,
         space: Option<SpaceId>,
         kinds: Option<&[DocKind]>,
         limit: usize,
     ) -> Result<Vec<SearchResult>> {
+        self.refresh_stale_fts()?;
         let hits = self.store.search(
             query,
             &SearchOptions {
@@ -1350,6 +1355,28 @@ impl Core {
                 }
             })
             .collect())
+    }
+
+    /// Re-indexes the documents whose full-text rows were marked out of date, in one
+    /// transaction.
+    fn refresh_stale_fts(&mut self) -> Result<()> {
+        let stale = self.store.stale_fts()?;
+        let mut writes = Vec::with_capacity(stale.len());
+        for id in stale {
+            let Some(meta) = self.store.meta(id)? else {
+                continue;
+            };
+            let fts = FtsUpdate::Replace(index::fts_all(self.doc(id)?)?);
+            writes.push(DocWrite {
+                meta,
+                data: DocData::MetaOnly,
+                fts,
+            });
+        }
+        if !writes.is_empty() {
+            self.store.write(&WriteBatch { docs: writes })?;
+        }
+        Ok(())
     }
 
     /// Display names of every person whose profile is held here.

@@ -73,6 +73,7 @@
 
 mod error;
 mod schema;
+mod snippet;
 mod store;
 mod table;
 mod types;

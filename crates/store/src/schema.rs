@@ -15,6 +15,8 @@ pub const APPLICATION_ID: i32 = 0x4368_7274;
 const MIGRATIONS: &[&[&str]] = &[
     // v1
     &[docs::V1, chunks::V1, fts::V1, blobs::V1, kv::V1],
+    // v2
+    &[fts::V2],
 ];
 
 /// The newest schema version this build knows.

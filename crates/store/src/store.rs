@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::StoreError;
 use crate::schema;
+use crate::snippet::Highlighter;
 use crate::table::{blobs, chunks, docs, fts, get_u64, kv};
 use crate::types::{
     BlobHash, CompactStats, DocData, DocMeta, FtsUpdate, ListFilter, SearchHit, SearchOptions,
@@ -260,6 +261,10 @@ impl Store {
             opts.limit,
         )
         .map_err(self.map())?;
+        let highlighter = match fts::query_terms(query) {
+            Some((terms, prefix)) => Highlighter::new(&terms, prefix),
+            None => return Ok(Vec::new()),
+        };
         let mut hits = Vec::with_capacity(top.len());
         for raw in top {
             let fts::HitRow {
@@ -268,8 +273,9 @@ impl Store {
                 kind,
                 space,
                 title,
-                snippet,
-            } = fts::hit_details(&tx, &expr, raw.rowid).map_err(self.map())?;
+                body,
+            } = fts::hit_details(&tx, raw.rowid).map_err(self.map())?;
+            let snippet = highlighter.snippet(&body);
             let corrupt = |what: &str| StoreError::Corrupt {
                 path: self.path.clone(),
                 detail: format!("invalid {what} in search row {}", raw.rowid),
@@ -286,6 +292,23 @@ impl Store {
         }
         tx.finish().map_err(self.map())?;
         Ok(hits)
+    }
+
+    /// Documents whose full-text rows were marked out of date ([`FtsUpdate::MarkStale`]) and
+    /// not rewritten since.
+    pub fn stale_fts(&self) -> Result<Vec<DocId>, StoreError> {
+        let rows = fts::stale(&self.conn).map_err(self.map())?;
+        rows.into_iter()
+            .map(|bytes| {
+                bytes
+                    .try_into()
+                    .map(DocId::from_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        detail: "invalid document id in fts_stale".into(),
+                    })
+            })
+            .collect()
     }
 
     /// Compacts one document now: folds its chunks into a new snapshot (`save()` of the
@@ -456,6 +479,7 @@ fn apply_fts(conn: &Connection, id: &[u8], update: &FtsUpdate) -> rusqlite::Resu
         FtsUpdate::Keep => {}
         FtsUpdate::Replace(entries) => {
             fts::remove(conn, id, None)?;
+            fts::clear_stale(conn, id)?;
             for entry in entries {
                 fts::remove(conn, id, Some(&entry.part))?;
                 fts::insert(conn, id, entry)?;
@@ -472,7 +496,11 @@ fn apply_fts(conn: &Connection, id: &[u8], update: &FtsUpdate) -> rusqlite::Resu
                 fts::remove(conn, id, Some(part))?;
             }
         }
-        FtsUpdate::RemoveAll => fts::remove(conn, id, None)?,
+        FtsUpdate::RemoveAll => {
+            fts::remove(conn, id, None)?;
+            fts::clear_stale(conn, id)?;
+        }
+        FtsUpdate::MarkStale => fts::mark_stale(conn, id)?,
     }
     Ok(())
 }

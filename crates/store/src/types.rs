@@ -92,6 +92,9 @@ pub enum FtsUpdate {
     Remove(Vec<String>),
     /// Delete all of this document's rows.
     RemoveAll,
+    /// Keep the rows but record that they are out of date ([`crate::Store::stale_fts`]);
+    /// a later `Replace` or `RemoveAll` clears the mark.
+    MarkStale,
 }
 
 /// One full-text row.

@@ -34,6 +34,7 @@ fn arb_fts() -> impl Strategy<Value = FtsUpdate> {
         proptest::collection::vec((0..PARTS.len()).prop_map(|i| PARTS[i].to_string()), 0..2)
             .prop_map(FtsUpdate::Remove),
         Just(FtsUpdate::RemoveAll),
+        Just(FtsUpdate::MarkStale),
     ]
 }
 
@@ -66,6 +67,7 @@ fn arb_write() -> impl Strategy<Value = DocWrite> {
 struct Model {
     docs: BTreeMap<u8, StoredDoc>,
     fts: BTreeMap<u8, BTreeMap<String, FtsEntry>>,
+    stale: BTreeSet<u8>,
 }
 
 impl Model {
@@ -74,6 +76,7 @@ impl Model {
         let mut next = Model {
             docs: self.docs.clone(),
             fts: self.fts.clone(),
+            stale: self.stale.clone(),
         };
         for w in &batch.docs {
             let key = w.meta.id.as_bytes()[0];
@@ -102,6 +105,7 @@ impl Model {
             match &w.fts {
                 FtsUpdate::Keep => {}
                 FtsUpdate::Replace(es) => {
+                    next.stale.remove(&key);
                     rows.clear();
                     rows.extend(es.iter().map(|e| (e.part.clone(), e.clone())));
                 }
@@ -111,7 +115,13 @@ impl Model {
                 FtsUpdate::Remove(ps) => ps.iter().for_each(|p| {
                     rows.remove(p);
                 }),
-                FtsUpdate::RemoveAll => rows.clear(),
+                FtsUpdate::RemoveAll => {
+                    next.stale.remove(&key);
+                    rows.clear();
+                }
+                FtsUpdate::MarkStale => {
+                    next.stale.insert(key);
+                }
             }
         }
         *self = next;
@@ -161,6 +171,8 @@ proptest! {
                 // Garbage chunks never compact, so snapshot + chunks stay exactly as written.
                 assert_eq!(&stored, doc, "load after restart");
             }
+            let stale: BTreeSet<u8> = t.store.stale_fts()?.iter().map(|d| d.as_bytes()[0]).collect();
+            assert_eq!(stale, model.stale, "stale marks after restart");
             for word in WORDS {
                 let got: BTreeSet<(u8, String)> = t.store
                     .search(word, &SearchOptions { limit: 100, ..Default::default() })?

@@ -34,6 +34,35 @@ CREATE VIRTUAL TABLE fts USING fts5(
 );
 ";
 
+/// Schema v2: documents whose rows are out of date. Typing in a long lesson marks it stale
+/// instead of re-indexing 20 KB on every keystroke; the next search re-indexes it first.
+pub(crate) const V2: &str = "
+CREATE TABLE fts_stale (
+    doc BLOB PRIMARY KEY REFERENCES docs(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+";
+
+/// Marks a document's rows out of date.
+pub(crate) fn mark_stale(conn: &Connection, doc: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO fts_stale(doc) VALUES (?1)")?
+        .execute([doc])?;
+    Ok(())
+}
+
+/// Clears the out-of-date mark of a document whose rows were just rewritten.
+pub(crate) fn clear_stale(conn: &Connection, doc: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM fts_stale WHERE doc = ?1")?
+        .execute([doc])?;
+    Ok(())
+}
+
+/// Documents whose rows are out of date.
+pub(crate) fn stale(conn: &Connection) -> rusqlite::Result<Vec<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached("SELECT doc FROM fts_stale")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// Bodies larger than this are refused by `cohort_inflate` (a damaged row must not exhaust
 /// memory).
 const MAX_BODY: u64 = 64 << 20;
@@ -123,6 +152,26 @@ const MAX_TERM_CHARS: usize = 64;
 /// least two characters (a one-character prefix would match most of the index). Terms
 /// without a letter or digit are dropped, control characters count as spaces. Returns `None` when nothing searchable is left.
 pub(crate) fn match_expression(query: &str) -> Option<String> {
+    let (terms, prefix) = query_terms(query)?;
+    let last = terms.len().checked_sub(1)?;
+    let mut out = String::new();
+    for (i, term) in terms.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push('"');
+        out.push_str(&term.replace('"', "\"\""));
+        out.push('"');
+        if i == last && prefix {
+            out.push('*');
+        }
+    }
+    Some(out)
+}
+
+/// The terms [`match_expression`] keeps from `query`, and whether the last one matches as
+/// a prefix. `None` when nothing searchable is left.
+pub(crate) fn query_terms(query: &str) -> Option<(Vec<String>, bool)> {
     // Control characters (NUL above all) end an FTS5 string early; treat them as spaces.
     let query: String = query
         .chars()
@@ -134,20 +183,13 @@ pub(crate) fn match_expression(query: &str) -> Option<String> {
         .take(MAX_TERMS)
         .map(|t| t.chars().take(MAX_TERM_CHARS).collect())
         .collect();
-    let last = terms.len().checked_sub(1)?;
-    let mut out = String::new();
-    for (i, term) in terms.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push('"');
-        out.push_str(&term.replace('"', "\"\""));
-        out.push('"');
-        if i == last && term.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
-            out.push('*');
-        }
-    }
-    Some(out)
+    let prefix = terms
+        .last()?
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .count()
+        >= 2;
+    Some((terms, prefix))
 }
 
 /// A matching row before its snippet is made.
@@ -220,33 +262,50 @@ pub(crate) fn top(
     }
 }
 
-/// A hit's document fields and snippet, as stored (validated by the caller).
+/// A hit's document fields and text, as stored (validated by the caller).
 pub(crate) struct HitRow {
     pub(crate) doc: Vec<u8>,
     pub(crate) part: String,
     pub(crate) kind: String,
     pub(crate) space: Vec<u8>,
     pub(crate) title: String,
-    pub(crate) snippet: String,
+    pub(crate) body: String,
 }
 
-/// One hit's document fields and snippet.
-pub(crate) fn hit_details(conn: &Connection, expr: &str, rowid: i64) -> rusqlite::Result<HitRow> {
-    conn.prepare_cached(
-        "SELECT t.doc, t.part, d.kind, d.space, d.title,
-                snippet(fts, -1, ?3, ?4, '…', 24)
-         FROM fts JOIN fts_text t ON t.id = fts.rowid JOIN docs d ON d.id = t.doc
-         WHERE fts MATCH ?1 AND fts.rowid = ?2",
-    )?
-    .query_row(params![expr, rowid, SNIPPET_START, SNIPPET_END], |r| {
-        Ok(HitRow {
-            doc: r.get(0)?,
-            part: r.get(1)?,
-            kind: r.get(2)?,
-            space: r.get(3)?,
-            title: r.get(4)?,
-            snippet: r.get(5)?,
-        })
+/// One hit's document fields and text, by primary key (no second full-text query).
+pub(crate) fn hit_details(conn: &Connection, rowid: i64) -> rusqlite::Result<HitRow> {
+    let (doc, part, kind, space, title, body_z): (
+        Vec<u8>,
+        String,
+        String,
+        Vec<u8>,
+        String,
+        Vec<u8>,
+    ) = conn
+        .prepare_cached(
+            "SELECT t.doc, t.part, d.kind, d.space, d.title, t.body_z
+             FROM fts_text t JOIN docs d ON d.id = t.doc WHERE t.id = ?1",
+        )?
+        .query_row([rowid], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+    let body = inflate(&body_z).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Blob, e.into())
+    })?;
+    Ok(HitRow {
+        doc,
+        part,
+        kind,
+        space,
+        title,
+        body,
     })
 }
 
