@@ -1501,7 +1501,9 @@ impl Core {
                     .doc
                     .merge(&mut incoming)
                     .map_err(model::ModelError::from)?;
+                // One write and one event per document, however often it is in the batch.
                 batch.writes.retain(|w| w.meta.id != id);
+                batch.events.retain(|e| e.doc != id);
                 (loaded.doc, true)
             }
             (None, Some(meta)) => {

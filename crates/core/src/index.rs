@@ -129,8 +129,24 @@ fn describe(doc: &AutoCommit, header: &Header) -> Result<Described> {
     })
 }
 
+/// `text` without the store's snippet markers, which would otherwise turn into false
+/// highlights (they separate words either way, so a space indexes the same).
+fn searchable(text: &str) -> String {
+    text.replace(cohort_store::SNIPPET_START, " ")
+        .replace(cohort_store::SNIPPET_END, " ")
+}
+
 /// Every full-text entry of `doc` (empty for kinds that are not searched).
 pub(crate) fn fts_all(doc: &AutoCommit) -> Result<Vec<FtsEntry>> {
+    let mut entries = fts_all_raw(doc)?;
+    for e in &mut entries {
+        e.title = searchable(&e.title);
+        e.body = searchable(&e.body);
+    }
+    Ok(entries)
+}
+
+fn fts_all_raw(doc: &AutoCommit) -> Result<Vec<FtsEntry>> {
     let header = read_header(doc)?;
     if header.deleted {
         return Ok(Vec::new());
@@ -193,7 +209,15 @@ pub(crate) fn fts_post(doc: &AutoCommit, post: cohort_model::ItemId) -> Result<F
     let first = Thread::first_post(doc)? == post;
     Ok(FtsEntry {
         part: post.to_string(),
-        title: if first { t.title } else { String::new() },
-        body: if p.deleted { String::new() } else { p.body },
+        title: if first {
+            searchable(&t.title)
+        } else {
+            String::new()
+        },
+        body: if p.deleted {
+            String::new()
+        } else {
+            searchable(&p.body)
+        },
     })
 }

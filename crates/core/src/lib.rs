@@ -30,7 +30,7 @@ mod error;
 mod index;
 mod views;
 
-pub use app::{Core, DB_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions};
+pub use app::{COMPACT_AFTER_CHUNKS, Core, DB_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions};
 pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use error::{CoreError, Result};
 pub use views::{
