@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use cohort_core::Core;
 pub use cohort_core::{
     ChangeEvent, ChangeKind, Clock, CourseView, DocSummary, HistoryEntry, IdSource, LessonRef,
-    LessonView, ManualClock, Me, ModuleView, OpenOptions, RandomIds, SearchResult, SequentialIds,
-    SpaceInfo, Stats, SystemClock, ThreadView,
+    LessonView, ManualClock, Me, MemberView, ModuleView, OpenOptions, RandomIds, SearchResult,
+    SequentialIds, SpaceInfo, Stats, SystemClock, ThreadView,
 };
 pub use cohort_model::{
     AnchorState, Charter, Course, DocId, DocKind, ItemId, JournalEntry, Lesson, LessonProgress,
@@ -235,6 +235,8 @@ impl Api {
         fn create_cohort(&mut self, name: &str, purpose: &str) -> SpaceId;
         /// A cohort's charter.
         fn charter(&mut self, space: SpaceId) -> Charter;
+        /// A cohort's members and roles, from its signed membership log.
+        fn members(&mut self, space: SpaceId) -> Vec<MemberView>;
         /// Replaces a cohort's purpose.
         fn set_purpose(&mut self, space: SpaceId, purpose: &str) -> ();
         /// Adds a norm.

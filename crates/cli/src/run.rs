@@ -238,7 +238,7 @@ pub fn run<W: Write>(api: &mut Api, command: Command, json: bool, out: &mut W) -
             emit(out, json, &me, |o| {
                 writeln!(o, "{} (person {})", me.display_name, me.person)?;
                 writeln!(o, "personal space {}", me.personal_space)?;
-                writeln!(o, "device actor {}", me.actor)
+                writeln!(o, "device {}", me.device)
             })
         }
         Command::Rename { name } => {
@@ -490,7 +490,9 @@ fn space<W: Write>(api: &mut Api, cmd: SpaceCmd, json: bool, out: &mut W) -> Api
         SpaceCmd::Show { space } => {
             let id = api.resolve_space(&space)?;
             let charter = api.charter(id)?;
-            emit(out, json, &charter, |o| {
+            let members = api.members(id)?;
+            let shown = json!({ "charter": charter, "members": members });
+            emit(out, json, &shown, |o| {
                 writeln!(o, "# {}", charter.name)?;
                 if !charter.purpose.is_empty() {
                     writeln!(o, "\n{}", charter.purpose)?;
@@ -504,6 +506,11 @@ fn space<W: Write>(api: &mut Api, cmd: SpaceCmd, json: bool, out: &mut W) -> Api
                 for m in &charter.milestones {
                     let done = if m.done { "x" } else { " " };
                     writeln!(o, "  [{done}] {}", m.title)?;
+                }
+                writeln!(o, "\nMembers:")?;
+                for m in &members {
+                    let you = if m.you { " (you)" } else { "" };
+                    writeln!(o, "  {}  {}{you}", m.name, m.role)?;
                 }
                 Ok(())
             })

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit};
 use cohort_model::{
-    self as model, Anchor, Attachment, Charter, ChecklistItem, Course, DocId, DocKind, Entry,
-    EntryKind, ItemId, JournalEntry, Lesson, Membership, Milestone, NewCourse, NewLesson, NewPost,
-    NewText, NewThread, Note, PersonId, Profile, Progress, Question, Role, SpaceId, Splice, Thread,
-    ThreadKind, Timestamp,
+    self as model, Anchor, Attachment, Charter, ChecklistItem, Course, DocId, DocKind, ItemId,
+    JournalEntry, Lesson, Membership, Milestone, NewCourse, NewLesson, NewPost, NewText, NewThread,
+    Note, PersonId, Profile, Progress, Question, SpaceId, Splice, Thread, ThreadKind, Timestamp,
 };
 use cohort_store::{
     DocData, DocMeta, DocWrite, FtsUpdate, ListFilter, SearchOptions, Store, WriteBatch,
 };
+use cohort_sync::membership::{Action, DeviceKey, MembershipState, space_id_for};
 use lru::LruCache;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -26,11 +26,13 @@ use crate::error::{CoreError, Result};
 use crate::index;
 use crate::views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
-    ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
+    MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
 };
 
 /// The database file inside a data dir.
 pub const DB_FILE: &str = "cohort.sqlite3";
+/// This device's Ed25519 secret key inside a data dir (owner-only permissions).
+pub const DEVICE_KEY_FILE: &str = "device.key";
 /// The lock file that keeps two processes from writing one data dir.
 pub const LOCK_FILE: &str = "cohort.lock";
 /// After this many incremental chunks a document is rewritten as one snapshot by the core,
@@ -102,6 +104,7 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     ids: Box<dyn IdSource>,
     actor: ActorId,
+    key: DeviceKey,
     me: Identity,
     cache: LruCache<DocId, Loaded>,
     events: broadcast::Sender<ChangeEvent>,
@@ -132,7 +135,8 @@ impl Core {
     }
 
     /// Opens (creating if needed) the data dir at `root`: takes its lock, opens the store,
-    /// and on first run creates this device's actor id, a personal space and a profile.
+    /// and on first run creates this device's key (`device.key`, readable by its owner only),
+    /// a personal space and a profile.
     pub fn open(root: &Path, options: OpenOptions) -> Result<Core> {
         let io = |source| CoreError::DataDir {
             path: root.to_owned(),
@@ -161,15 +165,10 @@ impl Core {
             display_name,
             cache_docs,
         } = options;
-        let mut store = store;
-        let actor = match store.kv_get("device.actor")? {
-            Some(bytes) if !bytes.is_empty() => ActorId::from(bytes),
-            _ => {
-                let bytes = ids.next_id().to_vec();
-                store.kv_set("device.actor", &bytes)?;
-                ActorId::from(bytes)
-            }
-        };
+        let key = load_or_create_device_key(root, &mut *ids)?;
+        // The device writes with its public key as its Automerge actor id, so every change
+        // names the device (and, through the profile, the person) that made it.
+        let actor = ActorId::from(key.device_id().0.to_vec());
         let identity = match store.kv_get("me")? {
             Some(bytes) => Some(serde_json::from_slice::<Identity>(&bytes).map_err(|e| {
                 CoreError::InvalidInput(format!("the data dir's identity record is damaged: {e}"))
@@ -189,6 +188,7 @@ impl Core {
             clock,
             ids,
             actor,
+            key,
             me,
             cache: LruCache::new(cap),
             events,
@@ -455,7 +455,7 @@ impl Core {
             person: self.me.person,
             display_name: name,
             personal_space: self.me.personal_space,
-            actor: self.actor.to_hex_string(),
+            device: self.key.device_id().to_string(),
         })
     }
 
@@ -531,45 +531,52 @@ impl Core {
     /// facilitator.
     pub fn create_cohort(&mut self, name: &str, purpose: &str) -> Result<SpaceId> {
         Self::require_text("a cohort's name", name)?;
-        let space = SpaceId::from_bytes(self.ids.next_id());
+        // Only this device can have made this space id, so only it can sign the log's
+        // `create` entry (see cohort_sync::membership).
+        let nonce = self.ids.next_id();
+        let space = space_id_for(&self.key.device_id(), nonce);
         let (charter, log) = (self.new_id(), self.new_id());
-        let (create, add) = (self.new_item(), self.new_item());
+        let create = self.new_item();
         let me = self.me.person;
-        let device = self.actor.to_hex_string();
         let mut batch = self.batch();
+        let entry =
+            Action::Create { creator: me, nonce }.signed(&self.key, space, create, batch.now);
         self.create_in(&mut batch, charter, "create cohort", |doc, now| {
             Charter::create(doc, charter, space, name, purpose, me, now)
         })?;
-        self.create_in(&mut batch, log, "create membership", |doc, now| {
+        self.create_in(&mut batch, log, "create membership", |doc, _| {
             Membership::create(doc, log, space)?;
-            Membership::append(
-                doc,
-                &Entry {
-                    id: create,
-                    kind: EntryKind::Create,
-                    author_device: device.clone(),
-                    at: now,
-                    fields: BTreeMap::from([("creator".into(), me.to_string())]),
-                    signature: Vec::new(),
-                },
-            )?;
-            Membership::append(
-                doc,
-                &Entry {
-                    id: add,
-                    kind: EntryKind::AddMember,
-                    author_device: device.clone(),
-                    at: now,
-                    fields: BTreeMap::from([
-                        ("member".into(), me.to_string()),
-                        ("role".into(), Role::Facilitator.to_string()),
-                    ]),
-                    signature: Vec::new(),
-                },
-            )
+            Membership::append(doc, &entry)
         })?;
         self.commit(batch)?;
         Ok(space)
+    }
+
+    /// The members of a cohort as its signed membership log says, with their roles; entries
+    /// that break the log's rules are left out (and logged).
+    pub fn members(&mut self, space: SpaceId) -> Result<Vec<MemberView>> {
+        let log = self
+            .list(&[DocKind::Membership], Some(space), None)?
+            .first()
+            .map(|m| m.id)
+            .ok_or_else(|| CoreError::not_found("cohort", space))?;
+        let entries = Membership::read(self.doc(log)?)?.entries;
+        let (state, rejected) = MembershipState::fold(space, &entries);
+        for r in &rejected {
+            tracing::warn!(%space, entry = %r.entry_id, reason = %r.reason, "membership entry not applied");
+        }
+        let names = self.people()?;
+        Ok(state
+            .members()
+            .iter()
+            .map(|(person, member)| MemberView {
+                person: *person,
+                name: names.get(person).cloned().unwrap_or_else(|| person.short()),
+                role: member.role,
+                devices: member.devices.len(),
+                you: *person == self.me.person,
+            })
+            .collect())
     }
 
     /// A cohort's charter.
@@ -1602,6 +1609,56 @@ impl Core {
             }
         }
         Ok(bad)
+    }
+}
+
+/// Reads this data dir's device key, or creates it (readable and writable by its owner
+/// only) on first run.
+fn load_or_create_device_key(root: &Path, ids: &mut dyn IdSource) -> Result<DeviceKey> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = root.join(DEVICE_KEY_FILE);
+    let err = |source| CoreError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match File::open(&path) {
+        Ok(mut file) => {
+            let mut bytes = Vec::with_capacity(32);
+            Read::by_ref(&mut file)
+                .take(33)
+                .read_to_end(&mut bytes)
+                .map_err(err)?;
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the device key is damaged (it must be 32 bytes)",
+                ))
+            })?;
+            // Tighten permissions that someone loosened.
+            let meta = file.metadata().map_err(err)?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(err)?;
+            }
+            Ok(DeviceKey::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            secret[..16].copy_from_slice(&ids.next_id());
+            secret[16..].copy_from_slice(&ids.next_id());
+            let key = DeviceKey::generate(secret);
+            let mut file = File::options()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(err)?;
+            file.write_all(&key.to_bytes()).map_err(err)?;
+            file.sync_all().map_err(err)?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e)),
     }
 }
 

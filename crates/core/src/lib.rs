@@ -30,10 +30,12 @@ mod error;
 mod index;
 mod views;
 
-pub use app::{COMPACT_AFTER_CHUNKS, Core, DB_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions};
+pub use app::{
+    COMPACT_AFTER_CHUNKS, Core, DB_FILE, DEVICE_KEY_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions,
+};
 pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use error::{CoreError, Result};
 pub use views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
-    ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
+    MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
 };

@@ -29,8 +29,23 @@ pub struct Me {
     pub display_name: String,
     /// Their personal space.
     pub personal_space: SpaceId,
-    /// This device's Automerge actor id (hex).
-    pub actor: String,
+    /// This device's id: its Ed25519 public key (hex), also its Automerge actor id.
+    pub device: String,
+}
+
+/// A member of a cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    /// The person.
+    pub person: PersonId,
+    /// Their display name (or a short id when their profile is not held here).
+    pub name: String,
+    /// Their role.
+    pub role: cohort_model::Role,
+    /// How many devices they have in the cohort.
+    pub devices: usize,
+    /// Whether this is you.
+    pub you: bool,
 }
 
 /// One row of a list view, from the store's index (no document is loaded).

@@ -380,7 +380,10 @@ fn history_has_one_entry_per_change_naming_its_author() {
             Some("Test Learner"),
             "the author is named from the profile"
         );
-        assert_eq!(h.actor, me.actor, "the change came from this device");
+        assert_eq!(
+            h.actor, me.device,
+            "the change came from this device (its key is its actor id)"
+        );
         assert_eq!(h.at, EPOCH, "the time is the test clock's");
         assert!(h.ops > 0, "every change does something");
     }
@@ -486,4 +489,50 @@ fn a_thread_shared_between_two_data_dirs_merges_concurrent_replies_both_ways() {
         authors.contains(&Some("Bob".into())) && authors.contains(&Some("Test Learner".into())),
         "history names each author: {authors:?}"
     );
+}
+
+#[test]
+fn a_new_cohort_has_a_signed_log_that_makes_its_creator_the_facilitator() {
+    let dir = cohort_testkit::temp_dir().expect("temp dir");
+    let mut core = cohort_testkit::open(dir.path()).expect("open");
+    let space = core.create_cohort("Signed", "").expect("create cohort");
+    let members = core.members(space).expect("members");
+    assert_eq!(members.len(), 1, "the creator is the only member");
+    assert_eq!(
+        members[0].role,
+        cohort_model::Role::Facilitator,
+        "the creator runs the cohort"
+    );
+    assert!(members[0].you && members[0].devices == 1);
+    assert_eq!(members[0].name, "Test Learner", "named from the profile");
+}
+
+#[test]
+fn the_device_key_is_created_once_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = cohort_testkit::temp_dir().expect("temp dir");
+    let first = {
+        let mut core = cohort_testkit::open(dir.path()).expect("open");
+        core.me().expect("me").device
+    };
+    let key = dir.path().join(cohort_core::DEVICE_KEY_FILE);
+    let mode = std::fs::metadata(&key)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "nobody but the owner may read the device key"
+    );
+    let mut again = cohort_testkit::open_seeded(dir.path(), 9).expect("reopen");
+    assert_eq!(
+        again.me().expect("me").device,
+        first,
+        "reopening keeps the device's identity"
+    );
+    drop(again);
+    std::fs::write(&key, b"short").expect("damage the key");
+    let err = cohort_testkit::open_seeded(dir.path(), 10).expect_err("a damaged key is refused");
+    assert_eq!(err.code(), "data_dir_unusable", "{err}");
 }

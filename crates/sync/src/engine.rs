@@ -1,0 +1,972 @@
+//! The sync engine: per-connection, per-space sessions that authorize before disclosing,
+//! compare space digests, and run `automerge::sync` only for documents that differ.
+//!
+//! The engine does no I/O and reads no clock. The host feeds it [`Event`]s through
+//! [`Engine::handle`] together with the current time and two views of its own state, and
+//! carries out the [`Effect`]s it returns (send bytes, close a connection, persist changes,
+//! tell the UI). The wire format is described in [`crate::protocol`].
+//!
+//! # The host interface, and why it is two traits
+//!
+//! - [`DocStore`]: the host's documents. The engine reads and merges into the host's own
+//!   `AutoCommit`s through `&mut` borrows for the duration of one `handle` call. Syncing a
+//!   space touches many documents in many round trips; asking for each with a `Load` effect
+//!   and waiting for a `Loaded` event would force the engine to park received messages per
+//!   document (another queue to bound) and would add a host round trip per document to the
+//!   first-sync latency. The host already holds recently used documents in memory and loads
+//!   others from its local database synchronously, so a borrowed view is both simpler and
+//!   faster, and the engine still performs no I/O itself. Every store call is scoped by
+//!   space: a store must never hand out a document of another space, which is what keeps a
+//!   member of one space from reading or writing a document of another by naming its id.
+//! - [`Authorizer`]: the host's view of the membership fold. It answers synchronously (the
+//!   fold is in memory), so no frame can arrive while an authorization answer is pending,
+//!   and the engine asks it again on every received frame and before every push: a device
+//!   removed from a space loses access at once even if the host forgets to report
+//!   [`Event::Revoked`] (which also closes its connections immediately).
+//!
+//! # Bounds
+//!
+//! - Received bytes are buffered only up to one frame, whose length is checked against
+//!   [`MAX_FRAME`] from its 4-byte prefix.
+//! - Received bytes per connection go through a token bucket ([`Config::recv_rate`],
+//!   [`Config::recv_burst`]) using the `now` passed in; a peer over budget is disconnected.
+//! - Sent but unwritten bytes per connection are capped by [`Config::max_unsent`]: the
+//!   engine stops generating sync messages for that connection and resumes when the host
+//!   reports written bytes with [`Event::Sent`]. Pending work is a set of document ids per
+//!   session (bounded by the documents of the space), never a queue of messages.
+//! - Sessions per connection are capped by [`Config::max_sessions`].
+//! - `automerge::sync` rounds per document without progress are capped by
+//!   [`Config::max_idle_rounds`] (guards against the known ping-pong cases); a document that
+//!   hits the cap is reported with [`Effect::Stalled`] and resumes on its next change.
+//!
+//! Sync state is per connection: a new connection (a reconnect, a restart) starts every
+//! document with a fresh `sync::State`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::sync::{self, Capability, Have, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+use cohort_model::{DocId, SpaceId};
+
+use crate::DeviceId;
+use crate::protocol::{
+    self, Frame, FrameError, HeadsDigest, MAX_CHANGE_BYTES, MAX_FRAME, PROTOCOL, RefuseReason,
+    RootDigest,
+};
+
+/// A connection (one stream to one peer), numbered by the host. A device may have several
+/// connections open at once; each has its own sessions and sync states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Milliseconds on the host's clock (any monotonic origin).
+pub type Millis = u64;
+
+/// The host's documents, as the engine sees them.
+///
+/// Every method is scoped by space: a store must return `None` for a document that exists
+/// but belongs to another space, and must refuse to create an id that another space uses.
+pub trait DocStore {
+    /// Every document of `space` the host holds, with its current heads.
+    fn space_heads(&mut self, space: SpaceId) -> Vec<(DocId, Vec<ChangeHash>)>;
+    /// The document `doc` of `space`, if the host holds it.
+    fn doc_mut(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit>;
+    /// Creates an empty document `doc` in `space` (with the host's actor id), because a peer
+    /// is sending it; `None` if the host refuses (the id belongs to another space, a quota).
+    fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit>;
+}
+
+/// The host's membership view, as the engine sees it.
+pub trait Authorizer {
+    /// May `device` read `space`? `false` for spaces this host does not hold.
+    fn may_read(&self, space: SpaceId, device: DeviceId) -> bool;
+    /// May `device` change `space`? When `false` the engine does not apply its changes.
+    fn may_write(&self, space: SpaceId, device: DeviceId) -> bool {
+        self.may_read(space, device)
+    }
+    /// The spaces this host holds that `device` may read: the dialer offers these.
+    fn shared_spaces(&self, device: DeviceId) -> Vec<SpaceId>;
+}
+
+/// Limits and batch sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Bytes handed to the host for a connection and not yet reported written; above this,
+    /// no new sync messages are generated for it.
+    pub max_unsent: usize,
+    /// A `SyncBatch` frame is sent once it holds this many bytes.
+    pub batch_target: usize,
+    /// Sustained received bytes per second allowed per connection.
+    pub recv_rate: u64,
+    /// Received bytes allowed in a burst per connection.
+    pub recv_burst: u64,
+    /// Spaces one connection may open.
+    pub max_sessions: usize,
+    /// Sync messages generated for one document on one connection without either side's
+    /// heads moving, before the engine gives up on it until its next change.
+    pub max_idle_rounds: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_unsent: 2 * 1024 * 1024,
+            batch_target: 256 * 1024,
+            recv_rate: 16 * 1024 * 1024,
+            recv_burst: 64 * 1024 * 1024,
+            max_sessions: 256,
+            max_idle_rounds: 24,
+        }
+    }
+}
+
+/// Something that happened, told to the engine by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A connection to the authenticated device `peer` is open. The `dialer` side opens
+    /// sessions; the other side answers.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The authenticated remote device.
+        peer: DeviceId,
+        /// Whether this host dialed.
+        dialer: bool,
+    },
+    /// Bytes arrived on a connection (any split: the engine reassembles frames).
+    Received {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes, in stream order.
+        bytes: Vec<u8>,
+    },
+    /// The host wrote `bytes` bytes of this connection's outgoing frames to the transport.
+    Sent {
+        /// The connection.
+        conn: ConnId,
+        /// How many bytes were written.
+        bytes: usize,
+    },
+    /// The connection closed (either side, any reason). Its sync states are dropped.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The host changed `doc` (a local edit, or changes imported another way).
+    LocalChange {
+        /// The document's space.
+        space: SpaceId,
+        /// The document.
+        doc: DocId,
+    },
+    /// `device` was removed from `space`: its connections are closed now.
+    Revoked {
+        /// The space.
+        space: SpaceId,
+        /// The removed device.
+        device: DeviceId,
+    },
+    /// Membership changed somewhere: dialed connections offer newly shared spaces, and
+    /// connections holding a session the peer may no longer read are closed.
+    MembershipChanged,
+}
+
+/// Why the engine closes a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// Bytes that are not a valid frame (or an oversized one).
+    Malformed(FrameError),
+    /// A valid frame at the wrong time (e.g. a frame for a space without a session).
+    Violation(&'static str),
+    /// A frame for a space the peer may not (or may no longer) read.
+    Unauthorized,
+    /// An `automerge::sync` message that does not decode or whose changes do not apply.
+    BadSyncMessage(String),
+    /// More bytes than the receive budget allows.
+    RateLimited,
+    /// The peer was removed from a space it had a session for.
+    Revoked,
+}
+
+/// Why a document stopped syncing on a connection (until its next change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallReason {
+    /// [`Config::max_idle_rounds`] messages without progress.
+    TooManyRounds,
+    /// The next sync message would exceed [`MAX_CHANGE_BYTES`].
+    MessageTooLarge,
+}
+
+/// Something the host must do (or may want to know).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write these bytes (whole frames) to the connection, in order. Report them written
+    /// with [`Event::Sent`].
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// Its device.
+        peer: DeviceId,
+        /// One or more encoded frames.
+        bytes: Vec<u8>,
+    },
+    /// Close the connection. The engine has already forgotten it.
+    Disconnect {
+        /// The connection.
+        conn: ConnId,
+        /// Its device.
+        peer: DeviceId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// Changes from a peer were merged into `doc`: persist `doc.save_after(&since)`. All
+    /// `Persist` effects of one `handle` call come first in its effects (before any
+    /// `Send`) and can go into one transaction.
+    Persist {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        doc: DocId,
+        /// The document's heads before the merge.
+        since: Vec<ChangeHash>,
+    },
+    /// `doc` changed because of a peer (for views and search indexes).
+    Changed {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        doc: DocId,
+    },
+    /// The peer refused our session for `space`.
+    Refused {
+        /// The connection.
+        conn: ConnId,
+        /// Its device.
+        peer: DeviceId,
+        /// The space.
+        space: SpaceId,
+        /// Its reason.
+        reason: RefuseReason,
+    },
+    /// A document stopped syncing on this connection until its next change.
+    Stalled {
+        /// The connection.
+        conn: ConnId,
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        doc: DocId,
+        /// Why.
+        reason: StallReason,
+    },
+}
+
+/// Counters since the engine was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames handed to the host.
+    pub frames_sent: u64,
+    /// Bytes of those frames.
+    pub bytes_sent: u64,
+    /// Bytes of the `automerge::sync` messages inside them.
+    pub sync_bytes_sent: u64,
+    /// Sync messages sent.
+    pub sync_messages_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+}
+
+/// The sync engine of one device. See the [module docs](self).
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    conns: BTreeMap<ConnId, Conn>,
+    stats: Stats,
+}
+
+#[derive(Debug)]
+struct Conn {
+    peer: DeviceId,
+    dialer: bool,
+    inbuf: Vec<u8>,
+    unsent: usize,
+    bucket: TokenBucket,
+    sessions: BTreeMap<SpaceId, Session>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    /// We sent `Hello` and wait for the answer.
+    Offered,
+    /// Authorized both ways.
+    Active,
+}
+
+#[derive(Debug)]
+struct Session {
+    phase: Phase,
+    summary_sent: bool,
+    docs: BTreeMap<DocId, DocSync>,
+    /// Documents whose sync message must be (re)generated.
+    dirty: BTreeSet<DocId>,
+}
+
+#[derive(Debug)]
+struct DocSync {
+    state: sync::State,
+    idle_rounds: u32,
+    stalled: bool,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: u64,
+    last: Millis,
+}
+
+impl TokenBucket {
+    fn take(&mut self, now: Millis, n: u64, rate: u64, burst: u64) -> bool {
+        let elapsed = now.saturating_sub(self.last);
+        self.last = self.last.max(now);
+        let refill = elapsed.saturating_mul(rate) / 1000;
+        self.tokens = self.tokens.saturating_add(refill).min(burst);
+        if n > self.tokens {
+            return false;
+        }
+        self.tokens -= n;
+        true
+    }
+}
+
+impl Session {
+    fn new(phase: Phase) -> Self {
+        Session {
+            phase,
+            summary_sent: false,
+            docs: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Marks `doc` for a new sync message after progress (a change on either side).
+    fn progress(&mut self, doc: DocId, read_only: bool) {
+        let entry = self
+            .docs
+            .entry(doc)
+            .or_insert_with(|| DocSync::fresh(read_only));
+        entry.idle_rounds = 0;
+        entry.stalled = false;
+        self.dirty.insert(doc);
+    }
+}
+
+impl DocSync {
+    fn fresh(read_only: bool) -> Self {
+        DocSync {
+            state: if read_only {
+                sync::State::new_read_only()
+            } else {
+                sync::State::new()
+            },
+            idle_rounds: 0,
+            stalled: false,
+        }
+    }
+
+    /// A state for a document the peer's summary says it does not hold: as if the peer had
+    /// already said "my heads are empty, I have nothing", so the first message carries the
+    /// whole document and the usual empty round trip is skipped.
+    fn peer_lacks_it(read_only: bool) -> Self {
+        let mut s = Self::fresh(read_only);
+        s.state.their_heads = Some(Vec::new());
+        s.state.their_need = Some(Vec::new());
+        s.state.their_have = Some(vec![Have::default()]);
+        s.state.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
+        s
+    }
+}
+
+/// The digest of one document's heads (sorted before hashing).
+pub fn heads_digest(heads: &[ChangeHash]) -> HeadsDigest {
+    let mut sorted = heads.to_vec();
+    sorted.sort_unstable();
+    let mut h = blake3::Hasher::new();
+    for head in &sorted {
+        h.update(&head.0);
+    }
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    out
+}
+
+/// A space's summary: its documents sorted by id with their heads digests, and the root
+/// digest over that list.
+fn space_summary(
+    store: &mut dyn DocStore,
+    space: SpaceId,
+) -> (Vec<(DocId, HeadsDigest)>, RootDigest) {
+    let mut docs: Vec<(DocId, HeadsDigest)> = store
+        .space_heads(space)
+        .iter()
+        .map(|(doc, heads)| (*doc, heads_digest(heads)))
+        .collect();
+    docs.sort_unstable_by_key(|(doc, _)| *doc);
+    docs.dedup_by_key(|(doc, _)| *doc);
+    let mut h = blake3::Hasher::new();
+    for (doc, digest) in &docs {
+        h.update(doc.as_bytes());
+        h.update(digest);
+    }
+    let mut root = [0u8; 16];
+    root.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    (docs, root)
+}
+
+/// What one `handle` call accumulates besides effects.
+#[derive(Default)]
+struct Pending {
+    effects: Vec<Effect>,
+    /// Docs merged from a peer in this call: the heads before the first merge.
+    persisted: BTreeMap<(SpaceId, DocId), Vec<ChangeHash>>,
+    /// (space, doc) changed by a peer: other sessions of the space must push them.
+    changed: BTreeSet<(SpaceId, DocId)>,
+}
+
+impl Pending {
+    fn send(&mut self, stats: &mut Stats, conn: ConnId, c: &mut Conn, frame: &Frame) {
+        let bytes = protocol::encode_frame(frame);
+        stats.frames_sent += 1;
+        stats.bytes_sent += bytes.len() as u64;
+        c.unsent += bytes.len();
+        self.effects.push(Effect::Send {
+            conn,
+            peer: c.peer,
+            bytes,
+        });
+    }
+}
+
+impl Engine {
+    /// An engine with no connections.
+    pub fn new(config: Config) -> Self {
+        Engine {
+            config,
+            conns: BTreeMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The open connections and their devices.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, DeviceId)> + '_ {
+        self.conns.iter().map(|(id, c)| (*id, c.peer))
+    }
+
+    /// Whether any session still has sync messages to generate (for example, waiting for
+    /// [`Event::Sent`] to free its outbound budget).
+    pub fn has_pending_work(&self) -> bool {
+        self.conns
+            .values()
+            .any(|c| c.sessions.values().any(|s| !s.dirty.is_empty()))
+    }
+
+    /// Handles one event at time `now`, returning what the host must do, in order.
+    pub fn handle(
+        &mut self,
+        now: Millis,
+        event: Event,
+        store: &mut dyn DocStore,
+        auth: &dyn Authorizer,
+    ) -> Vec<Effect> {
+        let mut p = Pending::default();
+        match event {
+            Event::Connected { conn, peer, dialer } => {
+                let mut c = Conn {
+                    peer,
+                    dialer,
+                    inbuf: Vec::new(),
+                    unsent: 0,
+                    bucket: TokenBucket {
+                        tokens: self.config.recv_burst,
+                        last: now,
+                    },
+                    sessions: BTreeMap::new(),
+                };
+                if dialer {
+                    self.offer_spaces(conn, &mut c, auth, &mut p);
+                }
+                self.conns.insert(conn, c);
+            }
+            Event::Received { conn, bytes } => {
+                self.received(now, conn, &bytes, store, auth, &mut p)
+            }
+            Event::Sent { conn, bytes } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.unsent = c.unsent.saturating_sub(bytes);
+                }
+            }
+            Event::Disconnected { conn } => {
+                self.conns.remove(&conn);
+            }
+            Event::LocalChange { space, doc } => {
+                p.changed.insert((space, doc));
+            }
+            Event::Revoked { space, device } => {
+                let doomed: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.peer == device && c.sessions.contains_key(&space))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for conn in doomed {
+                    self.disconnect(conn, DisconnectReason::Revoked, &mut p);
+                }
+            }
+            Event::MembershipChanged => {
+                let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+                for conn in ids {
+                    let Some(mut c) = self.conns.remove(&conn) else {
+                        continue;
+                    };
+                    let revoked = c.sessions.iter().any(|(space, s)| {
+                        s.phase == Phase::Active && !auth.may_read(*space, c.peer)
+                    });
+                    if revoked {
+                        p.effects.push(Effect::Disconnect {
+                            conn,
+                            peer: c.peer,
+                            reason: DisconnectReason::Revoked,
+                        });
+                        continue;
+                    }
+                    if c.dialer {
+                        self.offer_spaces(conn, &mut c, auth, &mut p);
+                    }
+                    self.conns.insert(conn, c);
+                }
+            }
+        }
+        self.spread_changes(auth, &mut p);
+        self.flush(store, &mut p);
+        // Persist first: a host that runs effects in order has merged changes on disk
+        // before it sends the messages that tell the peer we have them.
+        let mut effects = Vec::with_capacity(p.persisted.len() * 2 + p.effects.len());
+        for ((space, doc), since) in std::mem::take(&mut p.persisted) {
+            effects.push(Effect::Persist { space, doc, since });
+            effects.push(Effect::Changed { space, doc });
+        }
+        effects.append(&mut p.effects);
+        effects
+    }
+
+    fn offer_spaces(&mut self, conn: ConnId, c: &mut Conn, auth: &dyn Authorizer, p: &mut Pending) {
+        for space in auth.shared_spaces(c.peer) {
+            if c.sessions.len() >= self.config.max_sessions {
+                break;
+            }
+            if c.sessions.contains_key(&space) || !auth.may_read(space, c.peer) {
+                continue;
+            }
+            c.sessions.insert(space, Session::new(Phase::Offered));
+            p.send(
+                &mut self.stats,
+                conn,
+                c,
+                &Frame::Hello {
+                    space,
+                    protocol: PROTOCOL,
+                },
+            );
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId, reason: DisconnectReason, p: &mut Pending) {
+        if let Some(c) = self.conns.remove(&conn) {
+            p.effects.push(Effect::Disconnect {
+                conn,
+                peer: c.peer,
+                reason,
+            });
+        }
+    }
+
+    fn received(
+        &mut self,
+        now: Millis,
+        conn: ConnId,
+        bytes: &[u8],
+        store: &mut dyn DocStore,
+        auth: &dyn Authorizer,
+        p: &mut Pending,
+    ) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        self.stats.bytes_received += bytes.len() as u64;
+        if !c.bucket.take(
+            now,
+            bytes.len() as u64,
+            self.config.recv_rate,
+            self.config.recv_burst,
+        ) {
+            p.effects.push(Effect::Disconnect {
+                conn,
+                peer: c.peer,
+                reason: DisconnectReason::RateLimited,
+            });
+            return;
+        }
+        c.inbuf.extend_from_slice(bytes);
+        let mut pos = 0;
+        let result = loop {
+            let rest = c.inbuf.get(pos..).unwrap_or_default();
+            match protocol::decode_frame(rest) {
+                Ok((frame, used)) => {
+                    pos += used;
+                    if let Err(reason) = self.frame(conn, &mut c, frame, store, auth, p) {
+                        break Err(reason);
+                    }
+                }
+                Err(FrameError::Incomplete { .. }) => break Ok(()),
+                Err(e) => break Err(DisconnectReason::Malformed(e)),
+            }
+        };
+        match result {
+            Ok(()) => {
+                c.inbuf.drain(..pos);
+                debug_assert!(c.inbuf.len() < MAX_FRAME + protocol::LEN_BYTES);
+                self.conns.insert(conn, c);
+            }
+            Err(reason) => p.effects.push(Effect::Disconnect {
+                conn,
+                peer: c.peer,
+                reason,
+            }),
+        }
+    }
+
+    /// Handles one decoded frame; `Err` closes the connection.
+    fn frame(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        frame: Frame,
+        store: &mut dyn DocStore,
+        auth: &dyn Authorizer,
+        p: &mut Pending,
+    ) -> Result<(), DisconnectReason> {
+        let space = frame.space();
+        let peer = c.peer;
+        match frame {
+            Frame::Hello { protocol, .. } => {
+                if c.dialer {
+                    return Err(DisconnectReason::Violation("hello sent to the dialer"));
+                }
+                if c.sessions.contains_key(&space) {
+                    return Err(DisconnectReason::Violation("second hello for a space"));
+                }
+                let refusal = if !auth.may_read(space, peer) {
+                    Some(RefuseReason::NotAuthorized)
+                } else if protocol != PROTOCOL {
+                    Some(RefuseReason::UnsupportedProtocol)
+                } else if c.sessions.len() >= self.config.max_sessions {
+                    Some(RefuseReason::TooManySessions)
+                } else {
+                    None
+                };
+                if let Some(reason) = refusal {
+                    p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
+                    return Ok(());
+                }
+                c.sessions.insert(space, Session::new(Phase::Active));
+                p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
+                self.send_digest(conn, c, space, store, p);
+            }
+            Frame::Welcome { .. } => {
+                match c.sessions.get_mut(&space) {
+                    Some(s) if s.phase == Phase::Offered => {
+                        if !auth.may_read(space, peer) {
+                            // Lost access since we offered: say nothing more.
+                            c.sessions.remove(&space);
+                            return Ok(());
+                        }
+                        s.phase = Phase::Active;
+                    }
+                    _ => return Err(DisconnectReason::Violation("welcome without hello")),
+                }
+                self.send_digest(conn, c, space, store, p);
+            }
+            Frame::Refused { reason, .. } => match c.sessions.get(&space) {
+                Some(s) if s.phase == Phase::Offered => {
+                    c.sessions.remove(&space);
+                    p.effects.push(Effect::Refused {
+                        conn,
+                        peer,
+                        space,
+                        reason,
+                    });
+                }
+                _ => return Err(DisconnectReason::Violation("refusal without hello")),
+            },
+            Frame::Digest { root, .. } => {
+                Self::active(c, space, auth)?;
+                let (docs, ours) = space_summary(store, space);
+                if ours != root {
+                    self.send_summary(conn, c, space, docs, p);
+                }
+            }
+            Frame::Summary { docs: theirs, .. } => {
+                Self::active(c, space, auth)?;
+                let (ours, _) = space_summary(store, space);
+                let read_only = !auth.may_write(space, peer);
+                let theirs: BTreeMap<DocId, HeadsDigest> = theirs.into_iter().collect();
+                if let Some(s) = c.sessions.get_mut(&space) {
+                    for (doc, digest) in &ours {
+                        if s.docs.contains_key(doc) {
+                            s.dirty.insert(*doc);
+                            continue;
+                        }
+                        match theirs.get(doc) {
+                            Some(d) if d == digest => {}
+                            Some(_) => {
+                                s.docs.insert(*doc, DocSync::fresh(read_only));
+                                s.dirty.insert(*doc);
+                            }
+                            None => {
+                                s.docs.insert(*doc, DocSync::peer_lacks_it(read_only));
+                                s.dirty.insert(*doc);
+                            }
+                        }
+                    }
+                }
+                self.send_summary(conn, c, space, ours, p);
+            }
+            Frame::SyncBatch { messages, .. } => {
+                Self::active(c, space, auth)?;
+                let read_only = !auth.may_write(space, peer);
+                let Some(s) = c.sessions.get_mut(&space) else {
+                    return Err(DisconnectReason::Violation("no session"));
+                };
+                for (doc_id, bytes) in messages {
+                    let msg = sync::Message::decode(&bytes)
+                        .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    let doc = match store.doc_mut(space, doc_id) {
+                        Some(d) => Some(d),
+                        None if msg.changes.is_empty() && msg.heads.is_empty() => None,
+                        None => store.create_doc(space, doc_id),
+                    };
+                    let Some(doc) = doc else {
+                        // Not ours to hold (another space, or refused by the host) or an
+                        // empty document: nothing to answer.
+                        continue;
+                    };
+                    let entry = s
+                        .docs
+                        .entry(doc_id)
+                        .or_insert_with(|| DocSync::fresh(read_only));
+                    let before = doc.get_heads();
+                    let their_before = entry.state.their_heads.clone();
+                    doc.sync()
+                        .receive_sync_message(&mut entry.state, msg)
+                        .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    let moved = doc.get_heads() != before;
+                    if moved || entry.state.their_heads != their_before {
+                        entry.idle_rounds = 0;
+                        entry.stalled = false;
+                    }
+                    if moved {
+                        p.persisted.entry((space, doc_id)).or_insert(before);
+                        p.changed.insert((space, doc_id));
+                    }
+                    s.dirty.insert(doc_id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `space` has an active session whose peer may still read it.
+    fn active(c: &Conn, space: SpaceId, auth: &dyn Authorizer) -> Result<(), DisconnectReason> {
+        match c.sessions.get(&space) {
+            Some(s) if s.phase == Phase::Active => {
+                if auth.may_read(space, c.peer) {
+                    Ok(())
+                } else {
+                    Err(DisconnectReason::Unauthorized)
+                }
+            }
+            _ => Err(DisconnectReason::Violation(
+                "frame for a space without a session",
+            )),
+        }
+    }
+
+    fn send_digest(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        space: SpaceId,
+        store: &mut dyn DocStore,
+        p: &mut Pending,
+    ) {
+        let (docs, root) = space_summary(store, space);
+        let count = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+        p.send(
+            &mut self.stats,
+            conn,
+            c,
+            &Frame::Digest { space, root, count },
+        );
+    }
+
+    fn send_summary(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        space: SpaceId,
+        docs: Vec<(DocId, HeadsDigest)>,
+        p: &mut Pending,
+    ) {
+        let Some(s) = c.sessions.get_mut(&space) else {
+            return;
+        };
+        if s.summary_sent {
+            return;
+        }
+        s.summary_sent = true;
+        // A summary larger than a frame goes in several frames.
+        const PER_FRAME: usize = (MAX_FRAME - 64) / 24;
+        if docs.is_empty() {
+            p.send(&mut self.stats, conn, c, &Frame::Summary { space, docs });
+            return;
+        }
+        for chunk in docs.chunks(PER_FRAME) {
+            p.send(
+                &mut self.stats,
+                conn,
+                c,
+                &Frame::Summary {
+                    space,
+                    docs: chunk.to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Marks every changed document dirty in every active session of its space.
+    fn spread_changes(&mut self, auth: &dyn Authorizer, p: &mut Pending) {
+        if p.changed.is_empty() {
+            return;
+        }
+        for c in self.conns.values_mut() {
+            for (space, doc) in &p.changed {
+                if let Some(s) = c.sessions.get_mut(space)
+                    && s.phase == Phase::Active
+                    && auth.may_read(*space, c.peer)
+                {
+                    s.progress(*doc, !auth.may_write(*space, c.peer));
+                }
+            }
+        }
+        p.changed.clear();
+    }
+
+    /// Generates sync messages for dirty documents, batched per session, while each
+    /// connection has outbound budget.
+    fn flush(&mut self, store: &mut dyn DocStore, p: &mut Pending) {
+        let config = &self.config;
+        let stats = &mut self.stats;
+        for (conn, c) in self.conns.iter_mut() {
+            let conn = *conn;
+            let spaces: Vec<SpaceId> = c
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.phase == Phase::Active && !s.dirty.is_empty())
+                .map(|(space, _)| *space)
+                .collect();
+            for space in spaces {
+                let mut batch: Vec<(DocId, Vec<u8>)> = Vec::new();
+                let mut batch_bytes = protocol::batch_header_len(0);
+                loop {
+                    if c.unsent >= config.max_unsent {
+                        break;
+                    }
+                    let Some(s) = c.sessions.get_mut(&space) else {
+                        break;
+                    };
+                    let Some(doc_id) = s.dirty.pop_first() else {
+                        break;
+                    };
+                    let Some(entry) = s.docs.get_mut(&doc_id) else {
+                        continue;
+                    };
+                    if entry.stalled {
+                        continue;
+                    }
+                    let Some(doc) = store.doc_mut(space, doc_id) else {
+                        s.docs.remove(&doc_id);
+                        continue;
+                    };
+                    if entry.idle_rounds >= config.max_idle_rounds {
+                        entry.stalled = true;
+                        p.effects.push(Effect::Stalled {
+                            conn,
+                            space,
+                            doc: doc_id,
+                            reason: StallReason::TooManyRounds,
+                        });
+                        continue;
+                    }
+                    let Some(msg) = doc.sync().generate_sync_message(&mut entry.state) else {
+                        continue;
+                    };
+                    let bytes = msg.encode();
+                    if bytes.len() > MAX_CHANGE_BYTES {
+                        entry.stalled = true;
+                        p.effects.push(Effect::Stalled {
+                            conn,
+                            space,
+                            doc: doc_id,
+                            reason: StallReason::MessageTooLarge,
+                        });
+                        continue;
+                    }
+                    entry.idle_rounds += 1;
+                    let entry_len = protocol::batch_entry_len(bytes.len());
+                    if !batch.is_empty() && batch_bytes + entry_len + 8 > MAX_FRAME {
+                        let messages = std::mem::take(&mut batch);
+                        Self::send_batch(stats, conn, c, space, messages, p);
+                        batch_bytes = protocol::batch_header_len(0);
+                    }
+                    batch_bytes += entry_len;
+                    batch.push((doc_id, bytes));
+                    if batch_bytes >= config.batch_target {
+                        let messages = std::mem::take(&mut batch);
+                        Self::send_batch(stats, conn, c, space, messages, p);
+                        batch_bytes = protocol::batch_header_len(0);
+                    }
+                }
+                if !batch.is_empty() {
+                    Self::send_batch(stats, conn, c, space, batch, p);
+                }
+            }
+        }
+    }
+
+    fn send_batch(
+        stats: &mut Stats,
+        conn: ConnId,
+        c: &mut Conn,
+        space: SpaceId,
+        messages: Vec<(DocId, Vec<u8>)>,
+        p: &mut Pending,
+    ) {
+        stats.sync_messages_sent += messages.len() as u64;
+        stats.sync_bytes_sent += messages.iter().map(|(_, m)| m.len() as u64).sum::<u64>();
+        p.send(stats, conn, c, &Frame::SyncBatch { space, messages });
+    }
+}

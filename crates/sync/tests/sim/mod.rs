@@ -1,0 +1,232 @@
+//! Test helpers shared by the engine tests and the simulation: an in-memory document store
+//! with a "disk" that only `Persist` effects and local edits write to, a static membership
+//! table as the authorizer, and a simulated network of engines.
+#![allow(dead_code)] // each test crate uses a different part of the helpers
+
+pub mod net;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
+use cohort_model::{DocId, SpaceId};
+use cohort_sync::DeviceId;
+use cohort_sync::engine::{Authorizer, DocStore, Effect};
+
+/// The value of a helper step that cannot fail in these tests (a failure is a test bug).
+pub fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("test helper step failed: {e:?}"),
+    }
+}
+
+/// A device id from a small number.
+pub fn device(n: u8) -> DeviceId {
+    DeviceId([n; 32])
+}
+
+/// A space id from a small number.
+pub fn space(n: u8) -> SpaceId {
+    SpaceId::from_bytes([n; 16])
+}
+
+/// A document of one space, in memory and as persisted bytes.
+pub struct StoredDoc {
+    pub space: SpaceId,
+    pub doc: AutoCommit,
+    /// Every chunk written so far (what a restart reloads).
+    pub disk: Vec<u8>,
+}
+
+/// The host's documents: scoped by space, with a disk.
+pub struct MemStore {
+    pub actor: ActorId,
+    pub docs: BTreeMap<DocId, StoredDoc>,
+}
+
+impl MemStore {
+    pub fn new(me: DeviceId) -> Self {
+        MemStore {
+            actor: ActorId::from(&me.0[..16]),
+            docs: BTreeMap::new(),
+        }
+    }
+
+    fn new_doc(&self) -> AutoCommit {
+        AutoCommit::new().with_actor(self.actor.clone())
+    }
+
+    /// Creates a document with a title and a body text, persisting it.
+    pub fn create_local(&mut self, space: SpaceId, id: DocId, title: &str, body: &str) {
+        let mut doc = self.new_doc();
+        ok(doc.put(ROOT, "title", title));
+        let text = ok(doc.put_object(ROOT, "body", ObjType::Text));
+        ok(doc.splice_text(&text, 0, 0, body));
+        let disk = doc.save();
+        self.docs.insert(id, StoredDoc { space, doc, disk });
+    }
+
+    /// Splices `insert` into the body at a position picked from `pick` (or puts a key when
+    /// the document has no body yet), persisting the change.
+    pub fn edit_local(&mut self, id: DocId, pick: usize, delete: bool, insert: &str) {
+        let Some(d) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let before = d.doc.get_heads();
+        match ok(d.doc.get(ROOT, "body")) {
+            Some((automerge::Value::Object(ObjType::Text), text)) => {
+                let len = d.doc.length(&text);
+                let pos = pick % (len + 1);
+                let del = if delete && pos < len { 1 } else { 0 };
+                ok(d.doc.splice_text(&text, pos, del, insert));
+            }
+            _ => {
+                ok(d.doc.put(ROOT, format!("k{}", pick % 7), insert));
+            }
+        }
+        let chunk = d.doc.save_after(&before);
+        d.disk.extend_from_slice(&chunk);
+    }
+
+    /// Carries out a `Persist` effect.
+    pub fn persist(&mut self, id: DocId, since: &[ChangeHash]) {
+        if let Some(d) = self.docs.get_mut(&id) {
+            let chunk = d.doc.save_after(since);
+            d.disk.extend_from_slice(&chunk);
+        }
+    }
+
+    /// What a restart leaves: every document reloaded from its disk bytes (documents never
+    /// persisted are gone).
+    pub fn reload(&mut self) {
+        let actor = self.actor.clone();
+        let docs = std::mem::take(&mut self.docs);
+        for (id, d) in docs {
+            if d.disk.is_empty() {
+                continue;
+            }
+            let mut doc = AutoCommit::new().with_actor(actor.clone());
+            ok(doc.load_incremental(&d.disk));
+            self.docs.insert(
+                id,
+                StoredDoc {
+                    space: d.space,
+                    doc,
+                    disk: d.disk,
+                },
+            );
+        }
+    }
+
+    /// Sorted heads of every document of `space` (ignoring empty ones).
+    pub fn heads_of(&mut self, space: SpaceId) -> BTreeMap<DocId, Vec<ChangeHash>> {
+        self.docs
+            .iter_mut()
+            .filter(|(_, d)| d.space == space)
+            .map(|(id, d)| {
+                let mut h = d.doc.get_heads();
+                h.sort();
+                (*id, h)
+            })
+            .filter(|(_, h)| !h.is_empty())
+            .collect()
+    }
+
+    pub fn docs_in(&self, space: SpaceId) -> Vec<DocId> {
+        self.docs
+            .iter()
+            .filter(|(_, d)| d.space == space)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Applies the store-related effects (`Persist`).
+    pub fn apply(&mut self, effects: &[Effect]) {
+        for e in effects {
+            if let Effect::Persist { doc, since, .. } = e {
+                self.persist(*doc, since);
+            }
+        }
+    }
+}
+
+impl DocStore for MemStore {
+    fn space_heads(&mut self, space: SpaceId) -> Vec<(DocId, Vec<ChangeHash>)> {
+        self.docs
+            .iter_mut()
+            .filter(|(_, d)| d.space == space)
+            .map(|(id, d)| (*id, d.doc.get_heads()))
+            .collect()
+    }
+
+    fn doc_mut(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
+        self.docs
+            .get_mut(&doc)
+            .filter(|d| d.space == space)
+            .map(|d| &mut d.doc)
+    }
+
+    fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
+        if self.docs.contains_key(&doc) {
+            return self.doc_mut(space, doc);
+        }
+        let new = self.new_doc();
+        let d = self.docs.entry(doc).or_insert(StoredDoc {
+            space,
+            doc: new,
+            disk: Vec::new(),
+        });
+        Some(&mut d.doc)
+    }
+}
+
+/// Who is in which space (ground truth, shared by every device of a simulation).
+pub type Members = Rc<BTreeMap<SpaceId, BTreeSet<DeviceId>>>;
+
+/// A device's membership view: the ground truth, plus spaces it wrongly believes it shares
+/// (an outsider trying its luck).
+pub struct SimAuth {
+    pub me: DeviceId,
+    pub members: Members,
+    pub claims: BTreeSet<SpaceId>,
+}
+
+impl SimAuth {
+    pub fn new(me: DeviceId, members: Members) -> Self {
+        SimAuth {
+            me,
+            members,
+            claims: BTreeSet::new(),
+        }
+    }
+
+    fn believes_member(&self, space: SpaceId, device: DeviceId) -> bool {
+        let truth = self
+            .members
+            .get(&space)
+            .is_some_and(|m| m.contains(&device));
+        truth || (device == self.me && self.claims.contains(&space))
+    }
+}
+
+impl Authorizer for SimAuth {
+    fn may_read(&self, space: SpaceId, device: DeviceId) -> bool {
+        self.believes_member(space, self.me) && self.believes_member(space, device)
+    }
+
+    fn shared_spaces(&self, device: DeviceId) -> Vec<SpaceId> {
+        let mut spaces: BTreeSet<SpaceId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.contains(&device))
+            .map(|(s, _)| *s)
+            .collect();
+        spaces.extend(self.claims.iter().copied());
+        spaces
+            .into_iter()
+            .filter(|s| self.may_read(*s, device))
+            .collect()
+    }
+}
