@@ -22,12 +22,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::env::{Clock, IdSource, RandomIds, SystemClock};
+
+mod sync_host;
 use crate::error::{CoreError, Result};
 use crate::index;
 use crate::views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
     MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
 };
+use sync_host::SyncState;
 
 /// The database file inside a data dir.
 pub const DB_FILE: &str = "cohort.sqlite3";
@@ -108,6 +111,7 @@ pub struct Core {
     me: Identity,
     cache: LruCache<DocId, Loaded>,
     events: broadcast::Sender<ChangeEvent>,
+    sync: SyncState,
     // Held for the lifetime of the Core: the OS releases the lock when the file closes.
     _lock: File,
 }
@@ -192,11 +196,13 @@ impl Core {
             me,
             cache: LruCache::new(cap),
             events,
+            sync: SyncState::new(),
             _lock: lock,
         };
         if core.store.kv_get("me")?.is_none() {
             core.first_run(display_name.as_deref().unwrap_or("Learner"))?;
         }
+        core.load_memberships()?;
         Ok(core)
     }
 
@@ -395,6 +401,7 @@ impl Core {
             self.cache.put(id, doc);
         }
         for event in batch.events {
+            self.note_local_change(&event)?;
             // No subscriber is not an error.
             let _ = self.events.send(event);
         }

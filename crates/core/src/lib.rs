@@ -33,6 +33,8 @@ mod views;
 pub use app::{
     COMPACT_AFTER_CHUNKS, Core, DB_FILE, DEVICE_KEY_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions,
 };
+pub use cohort_sync::DeviceId;
+pub use cohort_sync::engine::{ConnId, Effect as SyncEffect, Event as SyncEvent};
 pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use error::{CoreError, Result};
 pub use views::{

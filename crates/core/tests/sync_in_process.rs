@@ -1,0 +1,283 @@
+//! Two (and three) data dirs syncing through the core's sync engine over an in-memory pipe:
+//! a member receives the cohort's documents and their search index, edits flow both ways,
+//! and neither a non-member nor anyone else ever receives the personal space.
+
+use std::collections::VecDeque;
+
+use cohort_core::{ConnId, Core, SyncEffect, SyncEvent};
+use cohort_model::{DocKind, Role, ThreadKind};
+
+/// An in-memory network of cores with reliable, ordered connections.
+struct Net {
+    cores: Vec<Core>,
+    /// (core, conn) <-> (core, conn)
+    links: Vec<((usize, ConnId), (usize, ConnId))>,
+    queue: VecDeque<(usize, SyncEvent)>,
+    next_conn: u64,
+    now: u64,
+}
+
+#[allow(
+    clippy::expect_used,
+    reason = "the test harness: any failure must stop the test with its message"
+)]
+impl Net {
+    fn new(cores: Vec<Core>) -> Net {
+        Net {
+            cores,
+            links: Vec::new(),
+            queue: VecDeque::new(),
+            next_conn: 1,
+            now: 1_000,
+        }
+    }
+
+    fn connect(&mut self, dialer: usize, other: usize) {
+        let (c1, c2) = (ConnId(self.next_conn), ConnId(self.next_conn + 1));
+        self.next_conn += 2;
+        self.links.push(((dialer, c1), (other, c2)));
+        let (d, o) = (self.cores[dialer].device(), self.cores[other].device());
+        self.queue.push_back((
+            dialer,
+            SyncEvent::Connected {
+                conn: c1,
+                peer: o,
+                dialer: true,
+            },
+        ));
+        self.queue.push_back((
+            other,
+            SyncEvent::Connected {
+                conn: c2,
+                peer: d,
+                dialer: false,
+            },
+        ));
+    }
+
+    fn other_end(&self, core: usize, conn: ConnId) -> Option<(usize, ConnId)> {
+        self.links.iter().find_map(|&(a, b)| {
+            if a == (core, conn) {
+                Some(b)
+            } else if b == (core, conn) {
+                Some(a)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn apply(&mut self, core: usize, effects: Vec<SyncEffect>) {
+        for effect in effects {
+            match effect {
+                SyncEffect::Send { conn, bytes, .. } => {
+                    let n = bytes.len();
+                    if let Some((to, their)) = self.other_end(core, conn) {
+                        self.queue
+                            .push_back((to, SyncEvent::Received { conn: their, bytes }));
+                    }
+                    self.queue
+                        .push_back((core, SyncEvent::Sent { conn, bytes: n }));
+                }
+                SyncEffect::Disconnect { conn, reason, .. } => {
+                    panic!("no honest peer should be disconnected here: {reason:?} on {conn:?}")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Delivers everything until the network is quiet.
+    fn settle(&mut self) {
+        for i in 0..self.cores.len() {
+            let effects = self.cores[i].sync_poll(self.now).expect("poll");
+            self.apply(i, effects);
+        }
+        let mut steps = 0;
+        while let Some((core, event)) = self.queue.pop_front() {
+            steps += 1;
+            assert!(steps < 100_000, "the network must go quiet");
+            self.now += 1;
+            let effects = self.cores[core]
+                .sync_event(self.now, event)
+                .expect("sync event");
+            self.apply(core, effects);
+            if self.queue.is_empty() {
+                for i in 0..self.cores.len() {
+                    let effects = self.cores[i].sync_poll(self.now).expect("poll");
+                    self.apply(i, effects);
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::expect_used, reason = "a test helper")]
+fn titles(core: &Core, kind: DocKind) -> Vec<String> {
+    let mut t: Vec<String> = core
+        .list(&[kind], None, None)
+        .expect("list")
+        .into_iter()
+        .map(|d| d.title)
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn a_member_receives_the_cohort_and_edits_flow_both_ways_while_outsiders_get_nothing() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| cohort_testkit::temp_dir().expect("temp dir"))
+        .collect();
+    let mut ada = cohort_testkit::open_seeded(dirs[0].path(), 1).expect("open ada");
+    let mut ben = cohort_testkit::open_seeded(dirs[1].path(), 2).expect("open ben");
+    let eve = cohort_testkit::open_seeded(dirs[2].path(), 3).expect("open eve");
+
+    // Ada runs a cohort with a course, a lesson and a question; her journal is private.
+    let space = ada
+        .create_cohort("Night school", "Learn at night")
+        .expect("cohort");
+    let course = ada.create_course(space, "Botany", "").expect("course");
+    let lesson = ada
+        .add_lesson(course, None, "Leaves", "Chlorophyll makes leaves green.")
+        .expect("lesson");
+    let thread = ada
+        .new_thread(
+            space,
+            ThreadKind::Question,
+            "Why green?",
+            "Why not red?",
+            Some(lesson),
+            Some((0, 11)),
+        )
+        .expect("thread");
+    ada.add_journal("Private", "Only mine: mitochondria", &[])
+        .expect("journal");
+
+    // Ada admits Ben (who holds his invite, so expects the space); Eve is never admitted.
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Learner)
+        .expect("add ben");
+    ben.expect_space(space);
+
+    let mut net = Net::new(vec![ada, ben, eve]);
+    net.connect(1, 0); // Ben dials Ada
+    net.connect(2, 0); // Eve dials Ada
+    net.settle();
+
+    let [ada, ben, eve] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        titles(ben, DocKind::Course),
+        vec!["Botany"],
+        "Ben receives the course"
+    );
+    assert_eq!(titles(ben, DocKind::Lesson), vec!["Leaves"]);
+    assert_eq!(titles(ben, DocKind::Thread), vec!["Why green?"]);
+    assert!(
+        ben.search("chlorophyll", None, None, 10)
+            .expect("search")
+            .len()
+            == 1,
+        "synced documents are indexed for search on arrival"
+    );
+    let members = ben.members(space).expect("members");
+    assert_eq!(
+        members.len(),
+        2,
+        "Ben holds the signed log naming both of them"
+    );
+    assert!(
+        ben.list(&[DocKind::JournalEntry], Some(ada.personal_space()), None)
+            .expect("list")
+            .is_empty()
+            && ben
+                .search("mitochondria", None, None, 10)
+                .expect("search")
+                .is_empty(),
+        "Ada's journal never leaves her device"
+    );
+    assert!(
+        eve.list(
+            &[
+                DocKind::Course,
+                DocKind::Thread,
+                DocKind::Lesson,
+                DocKind::Membership
+            ],
+            None,
+            None
+        )
+        .expect("list")
+        .is_empty(),
+        "a non-member receives nothing"
+    );
+
+    // Ben answers; Ada sees it. Ada edits the lesson; Ben sees the edit and the anchor moves.
+    let post = ben
+        .reply(thread, "Chlorophyll reflects green light.", None)
+        .expect("reply");
+    ada.splice_lesson(lesson, &[cohort_model::Splice::insert(0, "Plants: ")])
+        .expect("splice");
+    net.settle();
+    let [ada, ben, _] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    let on_ada = ada.thread(thread).expect("thread");
+    assert!(
+        on_ada.thread.posts.iter().any(|p| p.id == post),
+        "Ben's reply reaches Ada"
+    );
+    let on_ben = ben.lesson(lesson).expect("lesson");
+    assert!(
+        on_ben.lesson.body.starts_with("Plants: Chlorophyll"),
+        "Ada's edit reaches Ben: {}",
+        on_ben.lesson.body
+    );
+    match ben.thread(thread).expect("thread").anchor {
+        Some(cohort_model::AnchorState::Attached { text, .. }) => {
+            assert_eq!(
+                text, "Chlorophyll",
+                "the anchor follows its passage on Ben's copy"
+            )
+        }
+        other => panic!("the anchor must stay attached, got {other:?}"),
+    }
+    assert_eq!(
+        ada.export_json(thread).expect("json"),
+        ben.export_json(thread).expect("json"),
+        "both copies of the thread are identical"
+    );
+}
+
+#[test]
+fn synced_documents_survive_a_restart_of_the_receiver() {
+    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
+    let space = ada.create_cohort("Keep", "").expect("cohort");
+    for i in 0..40 {
+        ada.create_course(space, &format!("Course {i}"), "")
+            .expect("course");
+    }
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Observer)
+        .expect("add");
+    ben.expect_space(space);
+    let mut net = Net::new(vec![ada, ben]);
+    net.connect(0, 1);
+    net.settle();
+    let ben = net.cores.pop().expect("ben");
+    drop(ben);
+    let ben = cohort_testkit::open_seeded(b_dir.path(), 22).expect("reopen");
+    assert_eq!(
+        ben.list(&[DocKind::Course], Some(space), None)
+            .expect("list")
+            .len(),
+        40,
+        "every synced course was on disk before the engine moved on"
+    );
+    ben.check().expect("the database is intact");
+}
