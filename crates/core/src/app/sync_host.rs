@@ -207,7 +207,13 @@ impl Core {
         if event.kind == DocKind::Membership {
             self.refold(event.space, event.doc)?;
         }
-        self.sync.local.push((event.space, event.doc));
+        // Only connected peers need to hear of it; a peer connecting later compares
+        // summaries anyway. (So a process with no connections queues nothing.)
+        if self.sync.engine.connections().next().is_some()
+            && !self.sync.local.contains(&(event.space, event.doc))
+        {
+            self.sync.local.push((event.space, event.doc));
+        }
         Ok(())
     }
 
