@@ -1,0 +1,918 @@
+//! The node: one tokio task owns the Swarm; a cloneable handle talks to it over a bounded
+//! command channel.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use futures::{AsyncWriteExt as _, StreamExt as _};
+use libp2p::core::ConnectedPoint;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, Stream, StreamProtocol, Swarm, autonat, connection_limits, dcutr, identify,
+    mdns, memory_connection_limits, noise, ping, relay, tcp, yamux,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::backoff::Jitter;
+use crate::config::{Backoff, NetConfig};
+use crate::framing::{self, ReadError};
+use crate::{NetError, NetEvent};
+
+/// The stream protocol that carries sync frames.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/cohort/sync/1");
+
+/// Identify protocol version announced by Cohort nodes.
+const IDENTIFY_VERSION: &str = "/cohort/1.0.0";
+
+/// Lifecycle events (everything but frames and reader violations) buffered inside the node
+/// while the application is slow to read; when full, the node stops polling the Swarm (but
+/// keeps serving commands) until the application catches up.
+const PENDING_EVENTS: usize = 256;
+
+/// Inbound streams handed from the acceptor task to the node task.
+const INBOUND_BUFFER: usize = 32;
+
+/// How often due reconnects are checked.
+const RECONNECT_TICK: Duration = Duration::from_millis(100);
+
+/// How long [`Net::start`] waits for the listeners to report their addresses.
+const LISTEN_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    memory: memory_connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    autonat: autonat::Behaviour,
+    relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
+    relay_server: Toggle<relay::Behaviour>,
+    stream: libp2p_stream::Behaviour,
+}
+
+/// Entry point: starts a node.
+#[derive(Debug)]
+pub struct Net;
+
+impl Net {
+    /// Builds the Swarm, binds the listen addresses (waiting until each reports an address,
+    /// at most 5 s), and spawns the task that owns it. Must be called inside a tokio runtime.
+    ///
+    /// Returns the handle and the bounded event receiver. Drain the receiver: a node whose
+    /// events are not read stops reading frames from peers (backpressure to them) and,
+    /// after 256 buffered lifecycle events, stops polling the network.
+    ///
+    /// # Errors
+    /// [`NetError::Config`] for an invalid configuration, [`NetError::Build`] if a transport
+    /// or behaviour cannot be built, [`NetError::Listen`] if an address cannot be bound.
+    pub async fn start(
+        config: NetConfig,
+    ) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
+        config.validate()?;
+        let mut swarm = build_swarm(&config)?;
+        let local_peer_id = *swarm.local_peer_id();
+
+        let mut control = swarm.behaviour().stream.new_control();
+        let incoming = control
+            .accept(SYNC_PROTOCOL)
+            .map_err(|e| NetError::Build(e.to_string()))?;
+
+        let mut pending = VecDeque::new();
+        listen(&mut swarm, &config.listen, &mut pending).await?;
+
+        let (command_tx, command_rx) = mpsc::channel(config.command_queue);
+        let (event_tx, event_rx) = mpsc::channel(config.event_queue);
+
+        let mut node = Node {
+            swarm,
+            control,
+            commands: command_rx,
+            events: event_tx,
+            pending,
+            peers: HashMap::new(),
+            inbound: HashMap::new(),
+            wanted: HashMap::new(),
+            dials: HashMap::new(),
+            tasks: JoinSet::new(),
+            next_writer_id: 0,
+            live_writers: 0,
+            jitter: Jitter::new(config.backoff.seed),
+            backoff: config.backoff,
+            max_frame: config.max_frame,
+            outbound_queue: config.outbound_queue,
+            max_inbound: config.max_inbound_streams_per_peer,
+            shutdown_grace: config.shutdown_grace,
+        };
+        for addr in config.known_peers {
+            node.add_initial_peer(addr);
+        }
+        // libp2p-stream holds one inbound stream at a time and drops the next if it has not
+        // been taken yet; a task that does nothing but take them keeps that window short.
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_BUFFER);
+        let acceptor = tokio::spawn(accept_streams(incoming, inbound_tx));
+        tokio::spawn(node.run(inbound_rx, acceptor));
+
+        let handle = NetHandle {
+            commands: command_tx,
+            local_peer_id,
+            max_frame: config.max_frame,
+        };
+        Ok((handle, event_rx))
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
+    let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
+    let mut yamux_config = yamux::Config::default();
+    yamux_config.set_max_num_streams(config.max_yamux_streams);
+    let mdns_on = config.mdns;
+    let relay_on = config.relay_server;
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(config.max_connections))
+        .with_max_established_per_peer(Some(config.max_connections_per_peer))
+        .with_max_pending_incoming(Some(config.max_pending_connections))
+        .with_max_pending_outgoing(Some(config.max_pending_connections));
+    let memory_fraction = config.max_memory_fraction;
+    let idle = config.idle_timeout;
+
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            move || yamux_config.clone(),
+        )
+        .map_err(|e| build(&e))?
+        .with_quic()
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| build(&e))?
+        .with_behaviour(|key, relay_client| -> Result<Behaviour, BoxError> {
+            let peer_id = key.public().to_peer_id();
+            let mdns = if mdns_on {
+                Some(mdns::tokio::Behaviour::new(
+                    mdns::Config::default(),
+                    peer_id,
+                )?)
+            } else {
+                None
+            };
+            let relay_server =
+                relay_on.then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
+            Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
+                memory: memory_connection_limits::Behaviour::with_max_percentage(memory_fraction),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    IDENTIFY_VERSION.to_owned(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+                mdns: Toggle::from(mdns),
+                autonat: autonat::Behaviour::new(peer_id, autonat::Config::default()),
+                relay_client,
+                dcutr: dcutr::Behaviour::new(peer_id),
+                relay_server: Toggle::from(relay_server),
+                stream: libp2p_stream::Behaviour::new(),
+            })
+        })
+        .map_err(|e| build(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}
+
+/// Binds every listen address and waits until each listener reported an address (or failed).
+async fn listen(
+    swarm: &mut Swarm<Behaviour>,
+    addrs: &[Multiaddr],
+    pending: &mut VecDeque<NetEvent>,
+) -> Result<(), NetError> {
+    let mut waiting = HashMap::new();
+    for addr in addrs {
+        let id = swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        waiting.insert(id, addr.clone());
+    }
+    let deadline = Instant::now() + LISTEN_WAIT;
+    while !waiting.is_empty() {
+        let event = match tokio::time::timeout_at(deadline, swarm.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) | Err(_) => break,
+        };
+        match event {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                waiting.remove(&listener_id);
+                pending.push_back(NetEvent::ListenAddr(address));
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Some(addr) = waiting.remove(&listener_id) {
+                    return Err(NetError::Listen {
+                        addr: addr.to_string(),
+                        reason: match reason {
+                            Ok(()) => "listener closed".to_owned(),
+                            Err(e) => e.to_string(),
+                        },
+                    });
+                }
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                if let Some(addr) = waiting.remove(&listener_id) {
+                    return Err(NetError::Listen {
+                        addr: addr.to_string(),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+            other => tracing::debug!(?other, "swarm event while binding listeners"),
+        }
+    }
+    Ok(())
+}
+
+/// A cloneable client of a running node. Every method sends one command over a bounded
+/// channel and awaits the node's reply; after [`NetHandle::shutdown`] (or if the node task
+/// is gone) methods return [`NetError::Closed`].
+#[derive(Debug, Clone)]
+pub struct NetHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+    max_frame: usize,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+enum Command {
+    Dial {
+        addr: Multiaddr,
+        reply: Reply<Result<PeerId, NetError>>,
+    },
+    ListenAddrs {
+        reply: Reply<Vec<Multiaddr>>,
+    },
+    Writer {
+        peer: PeerId,
+        reply: Reply<Result<mpsc::Sender<Vec<u8>>, NetError>>,
+    },
+    QueuedFrames {
+        peer: PeerId,
+        reply: Reply<Option<usize>>,
+    },
+    Disconnect {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    ConnectedPeers {
+        reply: Reply<Vec<PeerId>>,
+    },
+    AddKnownPeer {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: Reply<()>,
+    },
+    RemoveKnownPeer {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+impl NetHandle {
+    async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| NetError::Closed)?;
+        answer.await.map_err(|_| NetError::Closed)
+    }
+
+    /// This node's PeerId (answered locally).
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// The maximum frame length this node sends and accepts.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Dials `addr` and waits until the connection is established (returning the remote
+    /// PeerId) or fails. An address ending in `/p2p/<id>` is checked against that id.
+    ///
+    /// # Errors
+    /// [`NetError::Dial`] if the dial fails or is denied by a connection limit.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        self.request(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// The addresses the node currently listens on (with actual ports).
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.request(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// Queues `frame` on `peer`'s outbound stream. Waits while that peer's bounded queue is
+    /// full (a slow peer slows its senders; memory does not grow). `Ok` means queued: the
+    /// frame is lost if the connection drops before it is written.
+    ///
+    /// # Errors
+    /// [`NetError::FrameTooLarge`] above `max_frame`, [`NetError::NotConnected`] if the peer
+    /// has no connection (or loses it while the frame waits).
+    pub async fn send(&self, peer: PeerId, frame: Vec<u8>) -> Result<(), NetError> {
+        if frame.len() > self.max_frame {
+            return Err(NetError::FrameTooLarge {
+                len: frame.len(),
+                max: self.max_frame,
+            });
+        }
+        let writer = self
+            .request(|reply| Command::Writer { peer, reply })
+            .await??;
+        writer
+            .send(frame)
+            .await
+            .map_err(|_| NetError::NotConnected(peer))
+    }
+
+    /// Frames waiting in `peer`'s outbound queue (`None` if it has no writer): never more
+    /// than the configured `outbound_queue`.
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn queued_frames(&self, peer: PeerId) -> Result<Option<usize>, NetError> {
+        self.request(|reply| Command::QueuedFrames { peer, reply })
+            .await
+    }
+
+    /// Closes every connection to `peer` and stops reconnecting to it (it is removed from
+    /// the known peers). [`NetEvent::PeerDisconnected`] follows once the connections close.
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
+        self.request(|reply| Command::Disconnect { peer, reply })
+            .await
+    }
+
+    /// Peers with at least one established connection, sorted.
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.request(|reply| Command::ConnectedPeers { reply })
+            .await
+    }
+
+    /// Makes `peer` a known peer reachable at `addr` (more addresses accumulate): the node
+    /// dials it now if not connected and, whenever it is not connected, keeps redialing with
+    /// the configured jittered exponential backoff until [`NetHandle::remove_known_peer`]
+    /// or [`NetHandle::disconnect`].
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn add_known_peer(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetError> {
+        self.request(|reply| Command::AddKnownPeer { peer, addr, reply })
+            .await
+    }
+
+    /// Stops reconnecting to `peer` (an open connection stays open).
+    ///
+    /// # Errors
+    /// [`NetError::Closed`] after shutdown.
+    pub async fn remove_known_peer(&self, peer: PeerId) -> Result<(), NetError> {
+        self.request(|reply| Command::RemoveKnownPeer { peer, reply })
+            .await
+    }
+
+    /// Graceful stop: queued frames get up to `shutdown_grace` to be written, streams are
+    /// closed, connections are closed, then the task ends and the event channel closes.
+    /// Calling it on an already stopped node is `Ok`.
+    ///
+    /// # Errors
+    /// None in practice; the signature leaves room for one.
+    pub async fn shutdown(&self) -> Result<(), NetError> {
+        match self.request(|reply| Command::Shutdown { reply }).await {
+            Ok(()) | Err(NetError::Closed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+struct PeerState {
+    /// Connections currently established.
+    connections: usize,
+    /// The writer feeding the long-lived outbound stream, with its id.
+    writer: Option<(u64, mpsc::Sender<Vec<u8>>)>,
+}
+
+struct Wanted {
+    addrs: Vec<Multiaddr>,
+    attempt: u32,
+    /// When to dial next; `None` while connected or a dial is in flight.
+    next: Option<Instant>,
+}
+
+enum TaskDone {
+    Writer { peer: PeerId, id: u64 },
+    Reader { peer: PeerId },
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    control: libp2p_stream::Control,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    /// Lifecycle events waiting for room in `events` (at most `PENDING_EVENTS`).
+    pending: VecDeque<NetEvent>,
+    peers: HashMap<PeerId, PeerState>,
+    /// Open inbound sync streams per peer.
+    inbound: HashMap<PeerId, usize>,
+    wanted: HashMap<PeerId, Wanted>,
+    dials: HashMap<ConnectionId, Reply<Result<PeerId, NetError>>>,
+    tasks: JoinSet<TaskDone>,
+    next_writer_id: u64,
+    /// Writer tasks still running.
+    live_writers: usize,
+    jitter: Jitter,
+    backoff: Backoff,
+    max_frame: usize,
+    outbound_queue: usize,
+    max_inbound: usize,
+    shutdown_grace: Duration,
+}
+
+impl Node {
+    async fn run(
+        mut self,
+        mut incoming: mpsc::Receiver<(PeerId, Stream)>,
+        acceptor: tokio::task::JoinHandle<()>,
+    ) {
+        let mut tick = tokio::time::interval(RECONNECT_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A second sender so that reserving room does not borrow `self`.
+        let events = self.events.clone();
+        let shutdown_reply = loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => break Some(reply),
+                    Some(command) => self.on_command(command),
+                    None => break None,
+                },
+                Some(event) = self.swarm.next(), if self.pending.len() < PENDING_EVENTS => {
+                    self.on_swarm_event(event);
+                }
+                Some((peer, stream)) = incoming.recv() => self.on_inbound_stream(peer, stream),
+                Some(done) = self.tasks.join_next() => self.on_task_done(done),
+                permit = events.reserve(), if !self.pending.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.pending.pop_front() {
+                            permit.send(event);
+                        }
+                    }
+                    // The application dropped its receiver: events go nowhere.
+                    Err(_) => self.pending.clear(),
+                },
+                _ = tick.tick() => self.redial_due(),
+            }
+        };
+        acceptor.abort();
+        drop(incoming);
+        self.shutdown().await;
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    fn emit(&mut self, event: NetEvent) {
+        if self.events.is_closed() {
+            return;
+        }
+        self.pending.push_back(event);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { addr, reply } => {
+                let opts = DialOpts::from(addr);
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial(e.to_string())));
+                    }
+                }
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Writer { peer, reply } => {
+                let _ = reply.send(self.writer_for(peer));
+            }
+            Command::QueuedFrames { peer, reply } => {
+                let queued = self
+                    .peers
+                    .get(&peer)
+                    .and_then(|p| p.writer.as_ref())
+                    .map(|(_, tx)| tx.max_capacity() - tx.capacity());
+                let _ = reply.send(queued);
+            }
+            Command::Disconnect { peer, reply } => {
+                self.wanted.remove(&peer);
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.writer = None;
+                }
+                let _ = self.swarm.disconnect_peer_id(peer);
+                let _ = reply.send(());
+            }
+            Command::ConnectedPeers { reply } => {
+                let mut peers: Vec<PeerId> = self.peers.keys().copied().collect();
+                peers.sort();
+                let _ = reply.send(peers);
+            }
+            Command::AddKnownPeer { peer, addr, reply } => {
+                self.add_known_peer(peer, addr);
+                let _ = reply.send(());
+            }
+            Command::RemoveKnownPeer { peer, reply } => {
+                self.wanted.remove(&peer);
+                let _ = reply.send(());
+            }
+            // Handled by the loop.
+            Command::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn add_initial_peer(&mut self, addr: Multiaddr) {
+        match addr.iter().last() {
+            Some(Protocol::P2p(peer)) => self.add_known_peer(peer, addr),
+            _ => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!(%addr, error = %e, "could not dial bootstrap address");
+                }
+            }
+        }
+    }
+
+    fn add_known_peer(&mut self, peer: PeerId, addr: Multiaddr) {
+        let connected = self.peers.contains_key(&peer);
+        let wanted = self.wanted.entry(peer).or_insert_with(|| Wanted {
+            addrs: Vec::new(),
+            attempt: 0,
+            next: None,
+        });
+        if !wanted.addrs.contains(&addr) {
+            wanted.addrs.push(addr);
+        }
+        if !connected {
+            wanted.attempt = 0;
+            wanted.next = Some(Instant::now());
+        }
+    }
+
+    /// Dials every known peer whose backoff has expired.
+    fn redial_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .wanted
+            .iter_mut()
+            .filter(|(_, w)| w.next.is_some_and(|t| t <= now))
+            .map(|(peer, w)| {
+                w.next = None;
+                (*peer, w.addrs.clone())
+            })
+            .collect();
+        for (peer, addrs) in due {
+            if self.peers.contains_key(&peer) {
+                continue;
+            }
+            tracing::debug!(%peer, "redialing known peer");
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "redial not started");
+                self.schedule_redial(peer);
+            }
+        }
+    }
+
+    fn schedule_redial(&mut self, peer: PeerId) {
+        if self.peers.contains_key(&peer) {
+            return;
+        }
+        if let Some(wanted) = self.wanted.get_mut(&peer) {
+            let delay = self.jitter.delay(&self.backoff, wanted.attempt);
+            wanted.attempt = wanted.attempt.saturating_add(1);
+            wanted.next = Some(Instant::now() + delay);
+            tracing::debug!(%peer, ?delay, attempt = wanted.attempt, "reconnect scheduled");
+        }
+    }
+
+    /// The queue of `peer`'s writer, starting a writer if the peer is connected but has none.
+    fn writer_for(&mut self, peer: PeerId) -> Result<mpsc::Sender<Vec<u8>>, NetError> {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return Err(NetError::NotConnected(peer));
+        };
+        if let Some((_, tx)) = &state.writer
+            && !tx.is_closed()
+        {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = mpsc::channel(self.outbound_queue);
+        let id = self.next_writer_id;
+        self.next_writer_id += 1;
+        state.writer = Some((id, tx.clone()));
+        let control = self.control.clone();
+        self.live_writers += 1;
+        self.tasks.spawn(run_writer(control, peer, id, rx));
+        Ok(tx)
+    }
+
+    fn on_inbound_stream(&mut self, peer: PeerId, stream: Stream) {
+        let open = self.inbound.entry(peer).or_insert(0);
+        if *open >= self.max_inbound {
+            tracing::debug!(%peer, "refusing inbound stream over the per-peer limit");
+            let limit = self.max_inbound;
+            // Dropping the stream resets it.
+            drop(stream);
+            self.emit(NetEvent::ProtocolViolation {
+                peer,
+                reason: format!("more than {limit} concurrent inbound sync streams"),
+            });
+            return;
+        }
+        *open += 1;
+        self.tasks.spawn(run_reader(
+            peer,
+            stream,
+            self.max_frame,
+            self.events.clone(),
+        ));
+    }
+
+    fn on_task_done(&mut self, done: Result<TaskDone, tokio::task::JoinError>) {
+        match done {
+            Ok(TaskDone::Reader { peer }) => {
+                if let Some(open) = self.inbound.get_mut(&peer) {
+                    *open = open.saturating_sub(1);
+                    if *open == 0 {
+                        self.inbound.remove(&peer);
+                    }
+                }
+            }
+            Ok(TaskDone::Writer { peer, id }) => {
+                self.live_writers = self.live_writers.saturating_sub(1);
+                if let Some(state) = self.peers.get_mut(&peer)
+                    && state.writer.as_ref().is_some_and(|(w, _)| *w == id)
+                {
+                    state.writer = None;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "network task failed"),
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => self.emit(NetEvent::ListenAddr(address)),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                if let Some(wanted) = self.wanted.get_mut(&peer_id) {
+                    wanted.attempt = 0;
+                    wanted.next = None;
+                }
+                let addr = remote_addr(&endpoint);
+                let state = self.peers.entry(peer_id).or_insert_with(|| PeerState {
+                    connections: 0,
+                    writer: None,
+                });
+                state.connections += 1;
+                if state.connections == 1 {
+                    tracing::debug!(peer = %peer_id, %addr, "peer connected");
+                    self.emit(NetEvent::PeerConnected {
+                        peer: peer_id,
+                        addr,
+                    });
+                    // Open the long-lived outbound stream now: it keeps the connection
+                    // alive while both sides speak the sync protocol.
+                    let _ = self.writer_for(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                let gone = match self.peers.get_mut(&peer_id) {
+                    Some(state) => {
+                        state.connections = state.connections.saturating_sub(1);
+                        num_established == 0 || state.connections == 0
+                    }
+                    None => false,
+                };
+                if gone {
+                    tracing::debug!(peer = %peer_id, ?cause, "peer disconnected");
+                    self.peers.remove(&peer_id);
+                    self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+                    self.schedule_redial(peer_id);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial(error.to_string())));
+                }
+                if let Some(peer) = peer_id {
+                    tracing::debug!(%peer, error = %error, "outgoing connection failed");
+                    if self.wanted.get(&peer).is_some_and(|w| w.next.is_none()) {
+                        self.schedule_redial(peer);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
+                let mut by_peer: BTreeMap<PeerId, Vec<Multiaddr>> = BTreeMap::new();
+                for (peer, addr) in list {
+                    by_peer.entry(peer).or_default().push(addr);
+                }
+                for (peer, addrs) in by_peer {
+                    for addr in &addrs {
+                        self.swarm.add_peer_address(peer, addr.clone());
+                    }
+                    self.emit(NetEvent::Discovered { peer, addrs });
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocol_version == IDENTIFY_VERSION {
+                    for addr in info.listen_addrs {
+                        self.swarm.add_peer_address(peer_id, addr);
+                    }
+                }
+            }
+            other => tracing::trace!(?other, "swarm event"),
+        }
+    }
+
+    /// Graceful stop: let writers flush (bounded by `shutdown_grace`), close connections,
+    /// stop the readers, then deliver what events fit.
+    async fn shutdown(&mut self) {
+        self.wanted.clear();
+        for state in self.peers.values_mut() {
+            state.writer = None;
+        }
+        let deadline = Instant::now() + self.shutdown_grace;
+        // Writers see their queue closed, write what is queued and close their stream.
+        while self.live_writers > 0 {
+            tokio::select! {
+                Some(event) = self.swarm.next() => self.on_swarm_event(event),
+                Some(done) = self.tasks.join_next() => self.on_task_done(done),
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        let connected: Vec<PeerId> = self.peers.keys().copied().collect();
+        for peer in connected {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let close_deadline = Instant::now() + Duration::from_secs(1);
+        while !self.peers.is_empty() {
+            tokio::select! {
+                Some(event) = self.swarm.next() => self.on_swarm_event(event),
+                _ = tokio::time::sleep_until(close_deadline) => break,
+            }
+        }
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        while let Some(event) = self.pending.pop_front() {
+            if self.events.try_send(event).is_err() {
+                break;
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+/// Takes inbound sync streams from libp2p-stream as fast as they come.
+async fn accept_streams(
+    mut incoming: libp2p_stream::IncomingStreams,
+    node: mpsc::Sender<(PeerId, Stream)>,
+) {
+    while let Some(item) = incoming.next().await {
+        if node.send(item).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn remote_addr(endpoint: &ConnectedPoint) -> Multiaddr {
+    endpoint.get_remote_address().clone()
+}
+
+/// Opens the long-lived outbound stream and writes queued frames to it. Writing happens
+/// here, never in the Swarm task, so yamux flow control can only stall this peer's queue.
+async fn run_writer(
+    mut control: libp2p_stream::Control,
+    peer: PeerId,
+    id: u64,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+) -> TaskDone {
+    let result: std::io::Result<()> = async {
+        let mut stream = control
+            .open_stream(peer, SYNC_PROTOCOL)
+            .await
+            .map_err(std::io::Error::other)?;
+        let mut buf = Vec::new();
+        while let Some(frame) = queue.recv().await {
+            buf.clear();
+            framing::encode_into(&mut buf, &frame)?;
+            // Coalesce whatever else is already queued (bounded by the queue capacity).
+            while let Ok(more) = queue.try_recv() {
+                framing::encode_into(&mut buf, &more)?;
+            }
+            framing::write_all_flush(&mut stream, &buf).await?;
+            if buf.capacity() > 1024 * 1024 {
+                buf = Vec::new();
+            }
+        }
+        stream.close().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "sync writer ended");
+    }
+    TaskDone::Writer { peer, id }
+}
+
+/// Reads frames from one inbound stream and forwards them as events. A protocol violation
+/// closes the stream and is reported; the connection and other streams are unaffected.
+async fn run_reader(
+    peer: PeerId,
+    mut stream: Stream,
+    max_frame: usize,
+    events: mpsc::Sender<NetEvent>,
+) -> TaskDone {
+    loop {
+        match framing::read_frame(&mut stream, max_frame).await {
+            Ok(Some(bytes)) => {
+                if events.send(NetEvent::Frame { peer, bytes }).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(ReadError::Violation(reason)) => {
+                tracing::info!(%peer, %reason, "protocol violation; closing stream");
+                let _ = stream.close().await;
+                let _ = events
+                    .send(NetEvent::ProtocolViolation { peer, reason })
+                    .await;
+                break;
+            }
+            Err(ReadError::Io(e)) => {
+                tracing::debug!(%peer, error = %e, "sync reader ended");
+                break;
+            }
+        }
+    }
+    TaskDone::Reader { peer }
+}
