@@ -567,8 +567,11 @@ impl Core {
             .first()
             .map(|m| m.id)
             .ok_or_else(|| CoreError::not_found("cohort", space))?;
-        let entries = Membership::read(self.doc(log)?)?.entries;
-        let (state, rejected) = MembershipState::fold(space, &entries);
+        let read = Membership::read(self.doc(log)?)?;
+        for bad in &read.unreadable {
+            tracing::warn!(%space, path = %bad.path, problem = %bad.problem, "membership entry unreadable");
+        }
+        let (state, rejected) = MembershipState::fold(space, &read.entries);
         for r in &rejected {
             tracing::warn!(%space, entry = %r.entry_id, reason = %r.reason, "membership entry not applied");
         }

@@ -56,7 +56,7 @@ pub use kind::{DocKind, UnknownKind};
 pub use lesson::{
     Anchor, AnchorState, Attachment, ChecklistItem, Lesson, LessonSummary, NewLesson, Question,
 };
-pub use membership::{Entry, EntryKind, Membership, Role};
+pub use membership::{Entry, EntryKind, Membership, Role, UnreadableEntry};
 pub use note::{JournalEntry, NewText, Note};
 pub use profile::{Device, MAX_DISPLAY_NAME, Profile};
 pub use progress::{LessonProgress, Progress};

@@ -141,8 +141,58 @@ pub struct Entry {
 pub struct Membership {
     /// The document header.
     pub header: Header,
-    /// Entries in log order.
+    /// Readable entries in log order.
     pub entries: Vec<Entry>,
+    /// Entries that could not be read, with why (never applied).
+    pub unreadable: Vec<UnreadableEntry>,
+}
+
+/// A log entry that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableEntry {
+    /// Its position in the log.
+    pub index: usize,
+    /// The malformed field, e.g. `entries[3].entry_kind`.
+    pub path: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+fn read_entry<R: ReadDoc>(doc: &R, obj: &automerge::ObjId, path: &str) -> Result<Entry> {
+    let mut fields = BTreeMap::new();
+    if let Some(map) = access::opt_object(doc, obj, "fields", ObjType::Map, path)? {
+        let fpath = join(path, "fields");
+        for key in access::keys(doc, &map) {
+            let value = access::string(doc, &map, &key, &fpath)?;
+            fields.insert(key, value);
+        }
+    }
+    let signature = match doc.get(obj, "signature")? {
+        None => Vec::new(),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Bytes(b) => b.clone(),
+            _ => {
+                return Err(ModelError::malformed(
+                    join(path, "signature"),
+                    "expected bytes",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(ModelError::malformed(
+                join(path, "signature"),
+                "expected bytes",
+            ));
+        }
+    };
+    Ok(Entry {
+        id: access::parsed(doc, obj, "id", path)?,
+        kind: access::parsed(doc, obj, "entry_kind", path)?,
+        author_device: access::string(doc, obj, "author_device", path)?,
+        at: Timestamp(access::int(doc, obj, "at", path)?),
+        fields,
+        signature,
+    })
 }
 
 impl Membership {
@@ -153,48 +203,36 @@ impl Membership {
         Ok(())
     }
 
-    /// Reads and validates the log.
+    /// Reads the log. An entry that cannot be read (a peer may write anything into the
+    /// list) is set aside in [`Membership::unreadable`] rather than failing the whole log,
+    /// so one bad entry can never hide the others; the log's own structure must be valid.
     pub fn read<R: ReadDoc>(doc: &R) -> Result<Membership> {
         let header = header::expect_kind(doc, DocKind::Membership)?;
         let list = access::object(doc, &ROOT, "entries", ObjType::List, "")?;
         let mut entries = Vec::new();
-        for (obj, path) in access::list_maps(doc, &list, "entries")? {
-            let mut fields = BTreeMap::new();
-            if let Some(map) = access::opt_object(doc, &obj, "fields", ObjType::Map, &path)? {
-                let fpath = join(&path, "fields");
-                for key in access::keys(doc, &map) {
-                    let value = access::string(doc, &map, &key, &fpath)?;
-                    fields.insert(key, value);
-                }
-            }
-            let signature = match doc.get(&obj, "signature")? {
-                None => Vec::new(),
-                Some((Value::Scalar(s), _)) => match s.as_ref() {
-                    ScalarValue::Bytes(b) => b.clone(),
-                    _ => {
-                        return Err(ModelError::malformed(
-                            join(&path, "signature"),
-                            "expected bytes",
-                        ));
-                    }
-                },
-                Some(_) => {
-                    return Err(ModelError::malformed(
-                        join(&path, "signature"),
-                        "expected bytes",
-                    ));
-                }
+        let mut unreadable = Vec::new();
+        for (index, item) in doc.list_range(&list, ..).enumerate() {
+            let path = format!("entries[{index}]");
+            let obj = item.id();
+            let entry = match Value::from(item.value) {
+                Value::Object(ObjType::Map) => read_entry(doc, &obj, &path),
+                _ => Err(ModelError::malformed(&path, "expected a map")),
             };
-            entries.push(Entry {
-                id: access::parsed(doc, &obj, "id", &path)?,
-                kind: access::parsed(doc, &obj, "entry_kind", &path)?,
-                author_device: access::string(doc, &obj, "author_device", &path)?,
-                at: Timestamp(access::int(doc, &obj, "at", &path)?),
-                fields,
-                signature,
-            });
+            match entry {
+                Ok(e) => entries.push(e),
+                Err(ModelError::Malformed { path, problem }) => unreadable.push(UnreadableEntry {
+                    index,
+                    path,
+                    problem,
+                }),
+                Err(other) => return Err(other),
+            }
         }
-        Ok(Membership { header, entries })
+        Ok(Membership {
+            header,
+            entries,
+            unreadable,
+        })
     }
 
     /// Appends an entry.

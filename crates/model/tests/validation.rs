@@ -7,8 +7,8 @@ mod common;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use cohort_model::{
-    DocKind, JournalEntry, Lesson, ModelError, NewPost, Note, SCHEMA_VERSION, Splice, Thread,
-    ThreadKind,
+    DocKind, JournalEntry, Lesson, Membership, ModelError, NewPost, Note, SCHEMA_VERSION, Splice,
+    Thread, ThreadKind,
 };
 use common::{TestResult, item, lesson_with_body, obj_at, person, question_thread, read_as};
 use proptest::prelude::*;
@@ -224,27 +224,6 @@ fn text(s: &str) -> Bad {
     "title",
     Bad::Object(ObjType::Map),
     "modules[0].title"
-)]
-#[case::entry_kind_unknown(
-    DocKind::Membership,
-    "entries.0",
-    "entry_kind",
-    text("coup"),
-    "entries[0].entry_kind"
-)]
-#[case::entry_field_as_number(
-    DocKind::Membership,
-    "entries.0.fields",
-    "name",
-    int(1),
-    "entries[0].fields.name"
-)]
-#[case::entry_signature_as_text(
-    DocKind::Membership,
-    "entries.0",
-    "signature",
-    text("sig"),
-    "entries[0].signature"
 )]
 #[case::device_added_at_as_text(
     DocKind::Profile,
@@ -543,4 +522,37 @@ proptest! {
         bytes[i] = byte;
         load_and_read_everything(&bytes);
     }
+}
+
+/// A peer can write anything into a membership log; one unreadable entry must not hide the
+/// rest of the log (which would let anyone erase a cohort's membership), so it is set aside
+/// with its reason instead.
+#[rstest]
+#[case::unknown_kind("entries.0", "entry_kind", text("coup"), "entries[0].entry_kind")]
+#[case::field_as_number("entries.0.fields", "name", int(1), "entries[0].fields.name")]
+#[case::signature_as_text("entries.0", "signature", text("sig"), "entries[0].signature")]
+fn an_unreadable_membership_entry_is_set_aside_not_fatal(
+    #[case] at: &str,
+    #[case] key: &str,
+    #[case] value: Bad,
+    #[case] path: &str,
+) -> TestResult {
+    let mut doc = common::sample(DocKind::Membership)?;
+    let before = Membership::read(&doc)?.entries.len();
+    let obj = obj_at(&doc, at)?;
+    match value {
+        Bad::Scalar(v) => doc.put(&obj, key, v)?,
+        Bad::Object(t) => {
+            doc.put_object(&obj, key, t)?;
+        }
+    }
+    let log = Membership::read(&doc)?;
+    assert_eq!(
+        log.entries.len(),
+        before - 1,
+        "only the bad entry is left out"
+    );
+    assert_eq!(log.unreadable.len(), 1, "and it is reported");
+    assert_eq!(log.unreadable[0].path, path, "with the field that is wrong");
+    Ok(())
 }
