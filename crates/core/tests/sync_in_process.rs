@@ -14,6 +14,9 @@ struct Net {
     links: Vec<((usize, ConnId), (usize, ConnId))>,
     queue: VecDeque<(usize, SyncEvent)>,
     next_conn: u64,
+    /// Connections the engines closed, as (core, conn).
+    closed: Vec<(usize, ConnId)>,
+    allow_disconnect: bool,
     now: u64,
 }
 
@@ -29,6 +32,8 @@ impl Net {
             queue: VecDeque::new(),
             next_conn: 1,
             now: 1_000,
+            closed: Vec::new(),
+            allow_disconnect: false,
         }
     }
 
@@ -80,7 +85,17 @@ impl Net {
                         .push_back((core, SyncEvent::Sent { conn, bytes: n }));
                 }
                 SyncEffect::Disconnect { conn, reason, .. } => {
-                    panic!("no honest peer should be disconnected here: {reason:?} on {conn:?}")
+                    assert!(
+                        self.allow_disconnect,
+                        "no honest peer should be disconnected here: {reason:?} on {conn:?}"
+                    );
+                    self.closed.push((core, conn));
+                    if let Some((to, their)) = self.other_end(core, conn) {
+                        self.queue
+                            .push_back((to, SyncEvent::Disconnected { conn: their }));
+                    }
+                    self.links
+                        .retain(|&(a, b)| a != (core, conn) && b != (core, conn));
                 }
                 _ => {}
             }
@@ -280,4 +295,67 @@ fn synced_documents_survive_a_restart_of_the_receiver() {
         "every synced course was on disk before the engine moved on"
     );
     ben.check().expect("the database is intact");
+}
+
+#[test]
+fn a_removed_member_is_disconnected_and_receives_nothing_new() {
+    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
+    // Ada's clock moves: the log orders entries by time, and a removal must come after the
+    // addition it undoes.
+    let clock = std::sync::Arc::new(cohort_core::ManualClock::new(cohort_testkit::EPOCH));
+    let mut ada = Core::open(
+        a_dir.path(),
+        cohort_core::OpenOptions {
+            clock: clock.clone(),
+            ids: Box::new(cohort_core::SequentialIds::new(1)),
+            display_name: Some("Ada".into()),
+            cache_docs: 64,
+        },
+    )
+    .expect("open");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
+    let space = ada.create_cohort("Strict", "").expect("cohort");
+    ada.create_course(space, "Before", "").expect("course");
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Learner)
+        .expect("add");
+    ben.expect_space(space);
+    let mut net = Net::new(vec![ada, ben]);
+    net.allow_disconnect = true;
+    net.connect(1, 0);
+    net.settle();
+    assert_eq!(
+        titles(&net.cores[1], DocKind::Course),
+        vec!["Before"],
+        "Ben synced"
+    );
+
+    // Ada removes Ben while he is connected: the engine closes his connection at once.
+    clock.advance(60_000);
+    net.cores[0]
+        .remove_member(space, ben_person)
+        .expect("remove");
+    net.cores[0]
+        .create_course(space, "After", "")
+        .expect("course");
+    net.settle();
+    assert!(
+        net.closed.iter().any(|&(core, _)| core == 0),
+        "Ada's side closes the removed member's connection"
+    );
+
+    // Ben reconnects; Ada refuses him, and he never sees what she wrote after removing him.
+    net.connect(1, 0);
+    net.settle();
+    assert_eq!(
+        titles(&net.cores[1], DocKind::Course),
+        vec!["Before"],
+        "a removed member keeps what he had and receives nothing new"
+    );
+    let members = net.cores[0].members(space).expect("members");
+    assert!(
+        members.iter().all(|m| m.person != ben_person),
+        "Ada's log no longer lists Ben"
+    );
 }

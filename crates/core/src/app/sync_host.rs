@@ -236,6 +236,23 @@ impl Core {
         device: DeviceId,
         role: Role,
     ) -> Result<()> {
+        let action = Action::AddMember {
+            member: person,
+            device,
+            role,
+        };
+        self.append_membership(space, action, "add member")
+    }
+
+    /// Removes a person from a cohort; only a facilitator can. Their connections close and
+    /// they receive nothing from then on (what they already had, they keep).
+    pub fn remove_member(&mut self, space: SpaceId, person: PersonId) -> Result<()> {
+        let action = Action::RemoveMember { member: person };
+        self.append_membership(space, action, "remove member")
+    }
+
+    /// Signs `action` with this device's key and appends it to the space's log.
+    fn append_membership(&mut self, space: SpaceId, action: Action, message: &str) -> Result<()> {
         let state = self
             .sync
             .memberships
@@ -243,7 +260,7 @@ impl Core {
             .ok_or_else(|| CoreError::not_found("cohort", space))?;
         if !state.may_admit(self.device()) {
             return Err(CoreError::InvalidInput(
-                "only a facilitator of this cohort can add members".into(),
+                "only a facilitator of this cohort can change its members".into(),
             ));
         }
         let log = self
@@ -253,13 +270,8 @@ impl Core {
             .ok_or_else(|| CoreError::not_found("cohort", space))?;
         let id = self.new_item();
         let now = self.clock.now();
-        let entry = Action::AddMember {
-            member: person,
-            device,
-            role,
-        }
-        .signed(&self.key, space, id, now);
-        self.edit(log, "add member", super::Fts::Keep, |doc, _| {
+        let entry = action.signed(&self.key, space, id, now);
+        self.edit(log, message, super::Fts::Keep, |doc, _| {
             Membership::append(doc, &entry)
         })
     }
