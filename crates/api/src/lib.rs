@@ -32,7 +32,7 @@ pub use cohort_core::{
 };
 pub use cohort_model::{
     AnchorState, Charter, Course, DocId, DocKind, ItemId, JournalEntry, Lesson, LessonProgress,
-    Note, PersonId, Post, Progress, SpaceId, Splice, Thread, ThreadKind, Timestamp,
+    Note, PersonId, Post, Progress, SpaceId, Splice, Thread, ThreadKind, Timestamp, utf16_len,
 };
 pub use error::{ApiError, ApiResult, ErrorCode};
 
@@ -208,11 +208,8 @@ impl Api {
             let body = self.lesson(first)?.lesson.body;
             let quote = "every edit is on disk before Cohort\nsays it is done";
             let anchor = body.find(quote).map(|at| {
-                let start: usize = body[..at].chars().map(char::len_utf16).sum();
-                (
-                    start,
-                    start + quote.chars().map(char::len_utf16).sum::<usize>(),
-                )
+                let start = utf16_len(&body[..at]);
+                (start, start + utf16_len(quote))
             });
             self.new_thread(
                 space,
@@ -301,6 +298,8 @@ impl Api {
         fn complete_lesson(&mut self, lesson: DocId, done: bool) -> ();
         /// Ticks a checklist item.
         fn tick(&mut self, lesson: DocId, item: ItemId, done: bool) -> ();
+        /// Finds a self-check question by prefix or position.
+        fn resolve_question(&mut self, lesson: DocId, text: &str) -> ItemId;
         /// Answers a self-check question.
         fn answer(&mut self, lesson: DocId, question: ItemId, answer: &str) -> ();
         /// A document's change history.

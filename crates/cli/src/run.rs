@@ -5,7 +5,7 @@ use std::path::Path;
 
 use cohort_api::{
     AnchorState, Api, ApiError, ApiResult, DocId, DocKind, DocSummary, ErrorCode, SpaceId, Splice,
-    ThreadKind,
+    ThreadKind, utf16_len,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -129,12 +129,8 @@ fn find_quote(body: &str, quote: &str) -> ApiResult<(usize, usize)> {
         code: ErrorCode::NotFound,
         message: format!("the lesson does not contain {quote:?}"),
     })?;
-    let start = cohort_api_utf16(&body[..byte]);
-    Ok((start, start + cohort_api_utf16(quote)))
-}
-
-fn cohort_api_utf16(s: &str) -> usize {
-    s.chars().map(char::len_utf16).sum()
+    let start = utf16_len(&body[..byte]);
+    Ok((start, start + utf16_len(quote)))
 }
 
 fn parse_range(text: &str) -> ApiResult<(usize, usize)> {
@@ -684,9 +680,8 @@ fn lesson<W: Write>(api: &mut Api, cmd: LessonCmd, json: bool, out: &mut W) -> A
             answer,
         } => {
             let id = api.resolve(&lesson, Some(DocKind::Lesson))?;
+            let q = api.resolve_question(id, &question)?;
             let questions = api.lesson(id)?.lesson.questions;
-            let ids: Vec<_> = questions.iter().map(|q| q.id).collect();
-            let q = pick(&ids, &question, "question")?;
             api.answer(id, q, &answer)?;
             let expected = questions
                 .iter()
@@ -733,40 +728,6 @@ fn lesson<W: Write>(api: &mut Api, cmd: LessonCmd, json: bool, out: &mut W) -> A
                 writeln!(o, "Attached {name} ({hash})")
             })
         }
-    }
-}
-
-/// Picks an item by `#N`/`N` position or unique id prefix (the API's rules, for lists the
-/// CLI already holds).
-fn pick(ids: &[cohort_api::ItemId], text: &str, what: &str) -> ApiResult<cohort_api::ItemId> {
-    let t = text.trim().to_ascii_lowercase();
-    let n = t.strip_prefix('#').unwrap_or(&t);
-    if let Ok(i) = n.parse::<usize>()
-        && (t.starts_with('#') || n.len() < 4)
-    {
-        return i
-            .checked_sub(1)
-            .and_then(|i| ids.get(i))
-            .copied()
-            .ok_or_else(|| ApiError {
-                code: ErrorCode::NotFound,
-                message: format!("no {what} {text}"),
-            });
-    }
-    let found: Vec<_> = ids
-        .iter()
-        .filter(|id| id.to_string().starts_with(&t))
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(**one),
-        [] => Err(ApiError {
-            code: ErrorCode::NotFound,
-            message: format!("no {what} {text}"),
-        }),
-        _ => Err(ApiError {
-            code: ErrorCode::AmbiguousId,
-            message: format!("{text:?} matches several; give more of the id"),
-        }),
     }
 }
 

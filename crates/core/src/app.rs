@@ -16,7 +16,7 @@ use cohort_model::{
 use cohort_store::{
     DocData, DocMeta, DocWrite, FtsUpdate, ListFilter, SearchOptions, Store, WriteBatch,
 };
-use cohort_sync::membership::{Action, DeviceKey, MembershipState, space_id_for};
+use cohort_sync::membership::{Action, DeviceKey, space_id_for};
 use lru::LruCache;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -28,7 +28,7 @@ use crate::error::{CoreError, Result};
 use crate::index;
 use crate::views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
-    MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
+    ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,
 };
 use sync_host::SyncState;
 
@@ -262,20 +262,8 @@ impl Core {
         if let Some(loaded) = self.cache.pop(&id) {
             return Ok(loaded);
         }
-        let stored = self
-            .store
-            .load(id)?
-            .ok_or_else(|| CoreError::not_found("document", id))?;
-        let mut doc = AutoCommit::load(&stored.snapshot).map_err(model::ModelError::from)?;
-        for chunk in &stored.chunks {
-            doc.load_incremental(chunk)
-                .map_err(model::ModelError::from)?;
-        }
-        doc.set_actor(self.actor.clone());
-        Ok(Loaded {
-            doc,
-            chunks: stored.chunks.len(),
-        })
+        load_stored(&self.store, id, &self.actor)?
+            .ok_or_else(|| CoreError::not_found("document", id))
     }
 
     /// A loaded document, for reading.
@@ -557,36 +545,6 @@ impl Core {
         })?;
         self.commit(batch)?;
         Ok(space)
-    }
-
-    /// The members of a cohort as its signed membership log says, with their roles; entries
-    /// that break the log's rules are left out (and logged).
-    pub fn members(&mut self, space: SpaceId) -> Result<Vec<MemberView>> {
-        let log = self
-            .list(&[DocKind::Membership], Some(space), None)?
-            .first()
-            .map(|m| m.id)
-            .ok_or_else(|| CoreError::not_found("cohort", space))?;
-        let read = Membership::read(self.doc(log)?)?;
-        for bad in &read.unreadable {
-            tracing::warn!(%space, path = %bad.path, problem = %bad.problem, "membership entry unreadable");
-        }
-        let (state, rejected) = MembershipState::fold(space, &read.entries);
-        for r in &rejected {
-            tracing::warn!(%space, entry = %r.entry_id, reason = %r.reason, "membership entry not applied");
-        }
-        let names = self.people()?;
-        Ok(state
-            .members()
-            .iter()
-            .map(|(person, member)| MemberView {
-                person: *person,
-                name: names.get(person).cloned().unwrap_or_else(|| person.short()),
-                role: member.role,
-                devices: member.devices.len(),
-                you: *person == self.me.person,
-            })
-            .collect())
     }
 
     /// A cohort's charter.
@@ -1326,6 +1284,17 @@ impl Core {
         resolve_item(&ids, text, "checklist item")
     }
 
+    /// Finds a self-check question of a lesson by id prefix or 1-based position.
+    pub fn resolve_question(&mut self, lesson: DocId, text: &str) -> Result<ItemId> {
+        self.meta_of(lesson, DocKind::Lesson)?;
+        let ids: Vec<ItemId> = Lesson::read(self.doc(lesson)?)?
+            .questions
+            .iter()
+            .map(|q| q.id)
+            .collect();
+        resolve_item(&ids, text, "question")
+    }
+
     /// Records an answer to a lesson's self-check question.
     pub fn answer(&mut self, lesson: DocId, question: ItemId, answer: &str) -> Result<()> {
         let questions = Lesson::read(self.doc(lesson)?)?.questions;
@@ -1620,6 +1589,23 @@ impl Core {
         }
         Ok(bad)
     }
+}
+
+/// Loads a stored document (snapshot, then its change chunks) to edit as `actor`.
+fn load_stored(store: &Store, id: DocId, actor: &ActorId) -> Result<Option<Loaded>> {
+    let Some(stored) = store.load(id)? else {
+        return Ok(None);
+    };
+    let mut doc = AutoCommit::load(&stored.snapshot).map_err(model::ModelError::from)?;
+    for chunk in &stored.chunks {
+        doc.load_incremental(chunk)
+            .map_err(model::ModelError::from)?;
+    }
+    doc.set_actor(actor.clone());
+    Ok(Some(Loaded {
+        doc,
+        chunks: stored.chunks.len(),
+    }))
 }
 
 /// Reads this data dir's device key, or creates it (readable and writable by its owner

@@ -10,22 +10,10 @@ use cohort_testkit::{open, open_seeded, temp_dir};
 
 type TestResult<T> = Result<T, Box<dyn Error>>;
 
-const ALL_KINDS: [DocKind; 9] = [
-    DocKind::Profile,
-    DocKind::Charter,
-    DocKind::Membership,
-    DocKind::Course,
-    DocKind::Lesson,
-    DocKind::Thread,
-    DocKind::Note,
-    DocKind::JournalEntry,
-    DocKind::Progress,
-];
-
 /// Every document held here, read back as JSON with the length of its history.
 fn everything(core: &mut Core) -> TestResult<BTreeMap<DocId, (serde_json::Value, usize)>> {
     let mut out = BTreeMap::new();
-    for summary in core.list(&ALL_KINDS, None, None)? {
+    for summary in core.list(&DocKind::ALL, None, None)? {
         let json = core.export_json(summary.id)?;
         let history = core.history(summary.id)?.len();
         out.insert(summary.id, (json, history));

@@ -264,7 +264,7 @@ fn many_small_networks_converge_without_leaking() {
 
 /// More and longer runs of large networks, on demand (`--ignored`).
 #[test]
-#[ignore]
+#[ignore = "a soak run (ten 20-device networks, ~30 s): run on demand with --ignored; the default sim tests cover the same properties on 100 smaller seeds"]
 fn twenty_devices_converge_long() {
     for seed in 1001..1011 {
         let started = Instant::now();

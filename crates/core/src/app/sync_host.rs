@@ -16,7 +16,7 @@ use lru::LruCache;
 use super::{Core, Loaded};
 use crate::error::{CoreError, Result};
 use crate::index;
-use crate::views::{ChangeEvent, ChangeKind};
+use crate::views::{ChangeEvent, ChangeKind, MemberView};
 
 /// The sync engine and the state the core keeps for it.
 pub(super) struct SyncState {
@@ -66,18 +66,7 @@ impl HostDocs<'_> {
         }
         let loaded = match self.cache.pop(&doc) {
             Some(l) => l,
-            None => {
-                let stored = self.store.load(doc).ok()??;
-                let mut d = AutoCommit::load(&stored.snapshot).ok()?;
-                for chunk in &stored.chunks {
-                    d.load_incremental(chunk).ok()?;
-                }
-                d.set_actor(self.actor.clone());
-                Loaded {
-                    doc: d,
-                    chunks: stored.chunks.len(),
-                }
-            }
+            None => super::load_stored(self.store, doc, self.actor).ok()??,
         };
         self.dirty.insert(doc, (space, loaded, false));
         Some(())
@@ -174,6 +163,36 @@ impl Core {
         self.key.device_id()
     }
 
+    /// The members of a cohort as its signed membership log says, with their roles; entries
+    /// that break the log's rules are left out (and logged).
+    pub fn members(&mut self, space: SpaceId) -> Result<Vec<MemberView>> {
+        let names = self.people()?;
+        let state = self
+            .sync
+            .memberships
+            .get(&space)
+            .ok_or_else(|| CoreError::not_found("cohort", space))?;
+        Ok(state
+            .members()
+            .iter()
+            .map(|(person, member)| MemberView {
+                person: *person,
+                name: names.get(person).cloned().unwrap_or_else(|| person.short()),
+                role: member.role,
+                devices: member.devices.len(),
+                you: *person == self.me.person,
+            })
+            .collect())
+    }
+
+    /// The membership log document of a cohort.
+    fn membership_log(&self, space: SpaceId) -> Result<DocId> {
+        self.list(&[DocKind::Membership], Some(space), None)?
+            .first()
+            .map(|m| m.id)
+            .ok_or_else(|| CoreError::not_found("cohort", space))
+    }
+
     /// Folds every cohort's membership log held here.
     pub(super) fn load_memberships(&mut self) -> Result<()> {
         let logs = self.store.list(&ListFilter {
@@ -263,11 +282,7 @@ impl Core {
                 "only a facilitator of this cohort can change its members".into(),
             ));
         }
-        let log = self
-            .list(&[DocKind::Membership], Some(space), None)?
-            .first()
-            .map(|m| m.id)
-            .ok_or_else(|| CoreError::not_found("cohort", space))?;
+        let log = self.membership_log(space)?;
         let id = self.new_item();
         let now = self.clock.now();
         let entry = action.signed(&self.key, space, id, now);
