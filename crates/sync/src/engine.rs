@@ -86,6 +86,12 @@ pub trait Authorizer {
     }
     /// The spaces this host holds that `device` may read: the dialer offers these.
     fn shared_spaces(&self, device: DeviceId) -> Vec<SpaceId>;
+    /// An admission request this host presents for `space` (it is not a member yet but
+    /// holds an invite): the encoded redemption, sent in a `Redeem` frame instead of `Hello`.
+    fn admission_request(&self, space: SpaceId) -> Option<Vec<u8>> {
+        let _ = space;
+        None
+    }
 }
 
 /// Limits and batch sizes.
@@ -169,6 +175,17 @@ pub enum Event {
     /// Membership changed somewhere: dialed connections offer newly shared spaces, and
     /// connections holding a session the peer may no longer read are closed.
     MembershipChanged,
+    /// The host's answer to an [`Effect::Admit`]: `Ok` if it admitted the peer (its
+    /// membership view already says so), or why not. The engine answers the peer with
+    /// `Welcome` (and starts syncing) or `Refused`.
+    Admitted {
+        /// The connection.
+        conn: ConnId,
+        /// The space.
+        space: SpaceId,
+        /// The outcome.
+        result: Result<(), RefuseReason>,
+    },
 }
 
 /// Why the engine closes a connection.
@@ -237,6 +254,19 @@ pub enum Effect {
         /// The document.
         doc: DocId,
     },
+    /// A peer that is not a member asks to be admitted to `space` with `request` (from a
+    /// `Redeem` frame). The host checks it, records the admission if valid, and answers with
+    /// [`Event::Admitted`]; until then the session waits.
+    Admit {
+        /// The connection.
+        conn: ConnId,
+        /// Its (authenticated) device.
+        peer: DeviceId,
+        /// The space.
+        space: SpaceId,
+        /// The admission request, as the peer sent it.
+        request: Vec<u8>,
+    },
     /// The peer refused our session for `space`.
     Refused {
         /// The connection.
@@ -296,8 +326,10 @@ struct Conn {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Phase {
-    /// We sent `Hello` and wait for the answer.
+    /// We sent `Hello` (or `Redeem`) and wait for the answer.
     Offered,
+    /// The peer sent `Redeem`; the host is deciding (see [`Effect::Admit`]).
+    Admitting,
     /// Authorized both ways.
     Active,
 }
@@ -526,6 +558,11 @@ impl Engine {
                     self.disconnect(conn, DisconnectReason::Revoked, &mut p);
                 }
             }
+            Event::Admitted {
+                conn,
+                space,
+                result,
+            } => self.admitted(conn, space, result, store, auth, &mut p),
             Event::MembershipChanged => {
                 let ids: Vec<ConnId> = self.conns.keys().copied().collect();
                 for conn in ids {
@@ -572,16 +609,60 @@ impl Engine {
                 continue;
             }
             c.sessions.insert(space, Session::new(Phase::Offered));
-            p.send(
-                &mut self.stats,
-                conn,
-                c,
-                &Frame::Hello {
+            let frame = match auth.admission_request(space) {
+                Some(request) => Frame::Redeem {
+                    space,
+                    protocol: PROTOCOL,
+                    request,
+                },
+                None => Frame::Hello {
                     space,
                     protocol: PROTOCOL,
                 },
-            );
+            };
+            p.send(&mut self.stats, conn, c, &frame);
         }
+    }
+
+    /// The host decided on a peer's `Redeem`.
+    fn admitted(
+        &mut self,
+        conn: ConnId,
+        space: SpaceId,
+        result: Result<(), RefuseReason>,
+        store: &mut dyn DocStore,
+        auth: &dyn Authorizer,
+        p: &mut Pending,
+    ) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if c.sessions.get(&space).map(|s| &s.phase) == Some(&Phase::Admitting) {
+            let outcome = match result {
+                Ok(()) if auth.may_read(space, c.peer) => Ok(()),
+                Ok(()) => Err(RefuseReason::NotAuthorized),
+                Err(reason) => Err(reason),
+            };
+            match outcome {
+                Ok(()) => {
+                    if let Some(s) = c.sessions.get_mut(&space) {
+                        s.phase = Phase::Active;
+                    }
+                    p.send(&mut self.stats, conn, &mut c, &Frame::Welcome { space });
+                    self.send_digest(conn, &mut c, space, store, p);
+                }
+                Err(reason) => {
+                    c.sessions.remove(&space);
+                    p.send(
+                        &mut self.stats,
+                        conn,
+                        &mut c,
+                        &Frame::Refused { space, reason },
+                    );
+                }
+            }
+        }
+        self.conns.insert(conn, c);
     }
 
     fn disconnect(&mut self, conn: ConnId, reason: DisconnectReason, p: &mut Pending) {
@@ -685,6 +766,41 @@ impl Engine {
                 c.sessions.insert(space, Session::new(Phase::Active));
                 p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
                 self.send_digest(conn, c, space, store, p);
+            }
+            Frame::Redeem {
+                protocol, request, ..
+            } => {
+                if c.dialer {
+                    return Err(DisconnectReason::Violation("redeem sent to the dialer"));
+                }
+                if c.sessions.contains_key(&space) {
+                    return Err(DisconnectReason::Violation("second hello for a space"));
+                }
+                let refusal = if protocol != PROTOCOL {
+                    Some(RefuseReason::UnsupportedProtocol)
+                } else if c.sessions.len() >= self.config.max_sessions {
+                    Some(RefuseReason::TooManySessions)
+                } else {
+                    None
+                };
+                if let Some(reason) = refusal {
+                    p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
+                    return Ok(());
+                }
+                if auth.may_read(space, peer) {
+                    // Already a member (admitted through another peer): as for `Hello`.
+                    c.sessions.insert(space, Session::new(Phase::Active));
+                    p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
+                    self.send_digest(conn, c, space, store, p);
+                    return Ok(());
+                }
+                c.sessions.insert(space, Session::new(Phase::Admitting));
+                p.effects.push(Effect::Admit {
+                    conn,
+                    peer,
+                    space,
+                    request,
+                });
             }
             Frame::Welcome { .. } => {
                 match c.sessions.get_mut(&space) {

@@ -28,6 +28,7 @@
 //! | 4    | `Digest`   | space (16) · root digest (16) · doc count (varint)             |
 //! | 5    | `Summary`  | space (16) · n (varint) · n × (doc (16) · heads digest (8))    |
 //! | 6    | `SyncBatch`| space (16) · n (varint) · n × (doc (16) · len (varint) · bytes) |
+//! | 7    | `Redeem`   | space (16) · protocol (u32 BE) · len (varint, ≤ 8 KiB) · request |
 //!
 //! # A session
 //!
@@ -49,6 +50,15 @@
 //!    connection); messages for many documents travel together in `SyncBatch` frames. From
 //!    then on the session is live: local changes, and changes received from other peers, are
 //!    pushed as further `SyncBatch` entries.
+//!
+//! A dialer that is not a member yet but holds an invite sends `Redeem` instead of `Hello`:
+//! the same request plus an admission request (its redemption of the invite, signed by its
+//! own device). The responder's host checks it against the space's membership log; if it
+//! admits the dialer it appends the redemption to the log (so the dialer is a member for
+//! every peer from then on) and answers `Welcome`, otherwise `Refused` with the reason
+//! (`InviteInvalid`, `InviteExpired`, `InviteUsedUp`, `AdmissionUnavailable`, or
+//! `NotAuthorized` for a space it does not hold). Any member holding the log can admit: the
+//! redemption is valid by itself because the invite was issued by a facilitator.
 //!
 //! Every frame after `Hello` names its space; a frame for a space without an authorized
 //! session on that connection is a protocol violation and closes the connection.
@@ -78,6 +88,11 @@ const T_REFUSED: u8 = 3;
 const T_DIGEST: u8 = 4;
 const T_SUMMARY: u8 = 5;
 const T_SYNC_BATCH: u8 = 6;
+const T_REDEEM: u8 = 7;
+
+/// The longest admission request (an encoded, signed membership entry) a `Redeem` frame may
+/// carry.
+pub const MAX_REDEEM_BYTES: usize = 8 * 1024;
 
 /// The digest of one document's heads: the first 8 bytes of BLAKE3 over its sorted heads.
 pub type HeadsDigest = [u8; 8];
@@ -95,6 +110,16 @@ pub enum RefuseReason {
     UnsupportedProtocol,
     /// Too many sessions are open on this connection.
     TooManySessions,
+    /// The invite presented is not known here, or the redemption does not prove it (a wrong
+    /// secret, role or device).
+    InviteInvalid,
+    /// The invite presented has expired.
+    InviteExpired,
+    /// The invite presented has no uses left.
+    InviteUsedUp,
+    /// This peer holds the space but cannot admit anyone right now (for example, it has not
+    /// received the invite yet); another member may.
+    AdmissionUnavailable,
     /// A reason code this version does not know (kept, not rejected, for forward
     /// compatibility).
     Other(u8),
@@ -106,6 +131,10 @@ impl RefuseReason {
             RefuseReason::NotAuthorized => 1,
             RefuseReason::UnsupportedProtocol => 2,
             RefuseReason::TooManySessions => 3,
+            RefuseReason::InviteInvalid => 4,
+            RefuseReason::InviteExpired => 5,
+            RefuseReason::InviteUsedUp => 6,
+            RefuseReason::AdmissionUnavailable => 7,
             RefuseReason::Other(c) => c,
         }
     }
@@ -114,6 +143,10 @@ impl RefuseReason {
             1 => RefuseReason::NotAuthorized,
             2 => RefuseReason::UnsupportedProtocol,
             3 => RefuseReason::TooManySessions,
+            4 => RefuseReason::InviteInvalid,
+            5 => RefuseReason::InviteExpired,
+            6 => RefuseReason::InviteUsedUp,
+            7 => RefuseReason::AdmissionUnavailable,
             c => RefuseReason::Other(c),
         }
     }
@@ -128,6 +161,18 @@ pub enum Frame {
         space: SpaceId,
         /// The session protocol ([`PROTOCOL`]).
         protocol: u32,
+    },
+    /// Like `Hello`, from a dialer that is not a member yet: asks to be admitted to `space`
+    /// with a redemption of an invite (`request`: an encoded membership entry signed by the
+    /// dialer's device, at most [`MAX_REDEEM_BYTES`]), and to sync it once admitted. The
+    /// answer is `Welcome` or `Refused`, as for `Hello`.
+    Redeem {
+        /// The space.
+        space: SpaceId,
+        /// The session protocol ([`PROTOCOL`]).
+        protocol: u32,
+        /// The admission request.
+        request: Vec<u8>,
     },
     /// The responder authorized the dialer for `space`.
     Welcome {
@@ -171,6 +216,7 @@ impl Frame {
     pub fn space(&self) -> SpaceId {
         match self {
             Frame::Hello { space, .. }
+            | Frame::Redeem { space, .. }
             | Frame::Welcome { space }
             | Frame::Refused { space, .. }
             | Frame::Digest { space, .. }
@@ -265,6 +311,19 @@ pub fn decode_frame(buf: &[u8]) -> Result<(Frame, usize), FrameError> {
             space: r.space()?,
             protocol: u32::from_be_bytes(r.array()?),
         },
+        T_REDEEM => {
+            let space = r.space()?;
+            let protocol = u32::from_be_bytes(r.array()?);
+            let len = r.varint()? as usize;
+            if len > MAX_REDEEM_BYTES {
+                return Err(FrameError::Malformed("admission request too large"));
+            }
+            Frame::Redeem {
+                space,
+                protocol,
+                request: r.bytes(len)?.to_vec(),
+            }
+        }
         T_WELCOME => Frame::Welcome { space: r.space()? },
         T_REFUSED => Frame::Refused {
             space: r.space()?,
@@ -330,6 +389,17 @@ pub fn encode_frame_into(frame: &Frame, out: &mut Vec<u8>) {
             out.push(T_HELLO);
             out.extend_from_slice(space.as_bytes());
             out.extend_from_slice(&protocol.to_be_bytes());
+        }
+        Frame::Redeem {
+            space,
+            protocol,
+            request,
+        } => {
+            out.push(T_REDEEM);
+            out.extend_from_slice(space.as_bytes());
+            out.extend_from_slice(&protocol.to_be_bytes());
+            put_varint(out, len_u32(request.len()));
+            out.extend_from_slice(request);
         }
         Frame::Welcome { space } => {
             out.push(T_WELCOME);
@@ -468,6 +538,13 @@ mod tests {
                 space: SpaceId::from_bytes(s),
                 protocol
             }),
+            (id, any::<u32>(), prop::collection::vec(any::<u8>(), 0..200)).prop_map(
+                |(s, protocol, request)| Frame::Redeem {
+                    space: SpaceId::from_bytes(s),
+                    protocol,
+                    request
+                }
+            ),
             id.prop_map(|s| Frame::Welcome {
                 space: SpaceId::from_bytes(s)
             }),

@@ -665,3 +665,154 @@ fn concurrent_edits_to_the_same_documents_merge() {
         "each doc has both concurrent heads"
     );
 }
+
+/// Takes the `Admit` effects the lab collected for device `at`.
+fn take_admits(lab: &mut Lab, at: usize) -> Vec<(ConnId, DeviceId, SpaceId, Vec<u8>)> {
+    let mut out = Vec::new();
+    lab.other.retain(|(who, e)| match e {
+        Effect::Admit {
+            conn,
+            peer,
+            space,
+            request,
+        } if *who == at => {
+            out.push((*conn, *peer, *space, request.clone()));
+            false
+        }
+        _ => true,
+    });
+    out
+}
+
+/// Story: Jo holds an invite to Alice's cohort. Jo dials Alice with `Redeem`; Alice's engine
+/// says nothing about the space until her host has checked the request; once the host
+/// admits Jo, Alice answers `Welcome` and Jo receives every document.
+#[test]
+fn an_invited_peer_is_admitted_then_syncs() {
+    let s = space(1);
+    let mut lab = Lab::new(vec![(s, vec![0])], 2, Config::default());
+    for i in 0..3 {
+        lab.peers[0]
+            .store
+            .create_local(s, doc_id(i), "lesson", "text");
+    }
+    lab.peers[1].auth.claims.insert(s);
+    lab.peers[1]
+        .auth
+        .requests
+        .insert(s, b"good invite".to_vec());
+    lab.connect(1, 1, 0);
+    lab.pump();
+    assert_eq!(
+        lab.seen[0],
+        vec![Frame::Redeem {
+            space: s,
+            protocol: protocol::PROTOCOL,
+            request: b"good invite".to_vec()
+        }],
+        "Jo asks to be admitted instead of saying hello"
+    );
+    assert!(
+        lab.seen[1].is_empty(),
+        "Alice says nothing before her host decides: {:?}",
+        lab.seen[1]
+    );
+    let admits = take_admits(&mut lab, 0);
+    assert_eq!(admits.len(), 1, "Alice's host is asked once");
+    let (conn, peer, space, request) = admits[0].clone();
+    assert_eq!((peer, space), (lab.ids[1], s));
+    assert_eq!(request, b"good invite");
+    // The host admits Jo: its membership view now includes Jo.
+    lab.peers[0].auth.admitted.insert((s, peer));
+    let fx = lab.peers[0].handle(
+        lab.now,
+        Event::Admitted {
+            conn,
+            space: s,
+            result: Ok(()),
+        },
+    );
+    lab.effects(0, fx);
+    lab.pump();
+    assert!(lab.disconnects.is_empty(), "{:?}", lab.disconnects);
+    assert_eq!(
+        lab.heads(1, s),
+        lab.heads(0, s),
+        "Jo holds Alice's documents"
+    );
+    assert_eq!(lab.heads(1, s).len(), 3);
+}
+
+/// Story: Jo's invite has expired. Alice's host refuses; Jo is told why and receives no
+/// document id; a sync frame Jo pushes anyway closes the connection.
+#[test]
+fn a_refused_admission_reveals_nothing() {
+    let s = space(1);
+    let mut lab = Lab::new(vec![(s, vec![0])], 2, Config::default());
+    lab.peers[0]
+        .store
+        .create_local(s, doc_id(1), "secret", "plans");
+    lab.peers[1].auth.claims.insert(s);
+    lab.peers[1].auth.requests.insert(s, b"old invite".to_vec());
+    lab.connect(1, 1, 0);
+    lab.pump();
+    let admits = take_admits(&mut lab, 0);
+    let (conn, ..) = admits[0].clone();
+    let fx = lab.peers[0].handle(
+        lab.now,
+        Event::Admitted {
+            conn,
+            space: s,
+            result: Err(RefuseReason::InviteExpired),
+        },
+    );
+    lab.effects(0, fx);
+    lab.pump();
+    assert_eq!(
+        lab.seen[1],
+        vec![Frame::Refused {
+            space: s,
+            reason: RefuseReason::InviteExpired
+        }]
+    );
+    assert!(
+        lab.other.iter().any(|(at, e)| *at == 1
+            && matches!(
+                e,
+                Effect::Refused {
+                    reason: RefuseReason::InviteExpired,
+                    ..
+                }
+            )),
+        "Jo's host learns the reason"
+    );
+    assert!(lab.heads(1, s).is_empty());
+    // A host that says "admitted" without its membership view agreeing still refuses.
+    lab.connect(2, 1, 0);
+    lab.pump();
+    let (conn, ..) = take_admits(&mut lab, 0)[0].clone();
+    let fx = lab.peers[0].handle(
+        lab.now,
+        Event::Admitted {
+            conn,
+            space: s,
+            result: Ok(()),
+        },
+    );
+    lab.effects(0, fx);
+    lab.pump();
+    assert!(lab.heads(1, s).is_empty(), "no document without membership");
+    let push = protocol::encode_frame(&Frame::Digest {
+        space: s,
+        root: [0; 16],
+        count: 0,
+    });
+    lab.deliver(2, 0, push);
+    assert!(
+        lab.disconnects
+            .iter()
+            .any(|(at, r)| *at == 0 && matches!(r, DisconnectReason::Violation(_))),
+        "a frame for a refused space closes the connection: {:?}",
+        lab.disconnects
+    );
+}

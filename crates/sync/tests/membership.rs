@@ -574,6 +574,8 @@ fn a_ticket_round_trips_and_corruption_gives_the_right_error() {
     let ticket = Ticket {
         space: SpaceId::from_bytes([7; 16]),
         secret: [9; 32],
+        role: Role::Learner,
+        member: Some(PersonId::from_bytes([3; 16])),
         addrs: vec!["/ip4/192.168.1.20/udp/4001/quic-v1".into()],
     };
     let text = ticket.encode();
@@ -631,6 +633,8 @@ fn a_ticket_from_a_newer_version_says_so() {
     let text = Ticket {
         space: SpaceId::from_bytes([7; 16]),
         secret: [9; 32],
+        role: Role::Observer,
+        member: None,
         addrs: vec![],
     }
     .encode();

@@ -218,8 +218,16 @@ proptest! {
         space in any::<[u8; 16]>(),
         secret in any::<[u8; 32]>(),
         addrs in prop::collection::vec(".{0,40}", 0..4),
+        role in prop_oneof![Just(Role::Facilitator), Just(Role::Learner), Just(Role::Observer)],
+        member in prop::option::of(any::<[u8; 16]>()),
     ) {
-        let ticket = Ticket { space: SpaceId::from_bytes(space), secret, addrs };
+        let ticket = Ticket {
+            space: SpaceId::from_bytes(space),
+            secret,
+            role,
+            member: member.map(PersonId::from_bytes),
+            addrs,
+        };
         let text = ticket.encode();
         prop_assert!(text.starts_with("cohort1"));
         prop_assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));

@@ -147,6 +147,8 @@ impl Invite {
         Ticket {
             space,
             secret: self.secret,
+            role: self.role,
+            member: self.member,
             addrs,
         }
     }
@@ -187,8 +189,8 @@ pub const MAX_TICKET_LEN: usize = 4096;
 
 const CHECKSUM_LEN: usize = 4;
 const CHECKSUM_CONTEXT: &str = "cohort ticket checksum v1";
-/// version + space + secret + address count.
-const MIN_BODY: usize = 1 + 16 + 32 + 1;
+/// version + space + secret + role + member flag + address count.
+const MIN_BODY: usize = 1 + 16 + 32 + 1 + 1 + 1;
 
 /// An invite ticket: what the joiner needs to find the space and prove the invite.
 #[derive(Clone, PartialEq, Eq)]
@@ -197,6 +199,10 @@ pub struct Ticket {
     pub space: SpaceId,
     /// The invite's secret.
     pub secret: [u8; 32],
+    /// The role the invite grants (the redemption must claim exactly this role).
+    pub role: Role,
+    /// For a device-link invite: the member the new device joins.
+    pub member: Option<PersonId>,
     /// The inviter's addresses (multiaddrs as text).
     pub addrs: Vec<String>,
 }
@@ -205,6 +211,8 @@ impl fmt::Debug for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ticket")
             .field("space", &self.space)
+            .field("role", &self.role)
+            .field("member", &self.member)
             .field("addrs", &self.addrs)
             .finish_non_exhaustive()
     }
@@ -285,13 +293,21 @@ fn checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
 
 impl Ticket {
     /// The ticket as text: `cohort1` followed by lowercase unpadded base32 of
-    /// `version ‖ space ‖ secret ‖ varint(#addrs) ‖ (varint(len) ‖ addr)* ‖ checksum`, where the
+    /// `version ‖ space ‖ secret ‖ role ‖ member flag (0, or 1 ‖ member (16)) ‖ varint(#addrs) ‖ (varint(len) ‖ addr)* ‖ checksum`, where the
     /// checksum is 4 bytes of a blake3 derived key over everything before it. URL-safe.
     pub fn encode(&self) -> String {
         let mut body = Vec::with_capacity(MIN_BODY + CHECKSUM_LEN + self.addrs.len() * 40);
         body.push(TICKET_VERSION);
         body.extend_from_slice(self.space.as_bytes());
         body.extend_from_slice(&self.secret);
+        body.push(role_code(self.role));
+        match self.member {
+            None => body.push(0),
+            Some(member) => {
+                body.push(1);
+                body.extend_from_slice(member.as_bytes());
+            }
+        }
         put_varint(&mut body, self.addrs.len() as u64);
         for addr in &self.addrs {
             put_varint(&mut body, addr.len() as u64);
@@ -336,6 +352,16 @@ impl Ticket {
         space.copy_from_slice(take(&mut input, 16)?);
         let mut secret = [0u8; 32];
         secret.copy_from_slice(take(&mut input, 32)?);
+        let role = role_of_code(take(&mut input, 1)?[0])?;
+        let member = match take(&mut input, 1)?[0] {
+            0 => None,
+            1 => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(take(&mut input, 16)?);
+                Some(PersonId::from_bytes(id))
+            }
+            _ => return Err(TicketError::Malformed("bad member flag")),
+        };
         let count = take_varint(&mut input)?;
         let mut addrs = Vec::new();
         for _ in 0..count {
@@ -351,8 +377,27 @@ impl Ticket {
         Ok(Ticket {
             space: SpaceId::from_bytes(space),
             secret,
+            role,
+            member,
             addrs,
         })
+    }
+}
+
+fn role_code(role: Role) -> u8 {
+    match role {
+        Role::Facilitator => 1,
+        Role::Learner => 2,
+        Role::Observer => 3,
+    }
+}
+
+fn role_of_code(code: u8) -> Result<Role, TicketError> {
+    match code {
+        1 => Ok(Role::Facilitator),
+        2 => Ok(Role::Learner),
+        3 => Ok(Role::Observer),
+        _ => Err(TicketError::Malformed("unknown role")),
     }
 }
 

@@ -191,6 +191,10 @@ pub struct SimAuth {
     pub me: DeviceId,
     pub members: Members,
     pub claims: BTreeSet<SpaceId>,
+    /// Devices this peer admitted itself (its own view of membership grows).
+    pub admitted: BTreeSet<(SpaceId, DeviceId)>,
+    /// Admission requests this peer presents (it holds an invite).
+    pub requests: BTreeMap<SpaceId, Vec<u8>>,
 }
 
 impl SimAuth {
@@ -199,6 +203,8 @@ impl SimAuth {
             me,
             members,
             claims: BTreeSet::new(),
+            admitted: BTreeSet::new(),
+            requests: BTreeMap::new(),
         }
     }
 
@@ -207,7 +213,9 @@ impl SimAuth {
             .members
             .get(&space)
             .is_some_and(|m| m.contains(&device));
-        truth || (device == self.me && self.claims.contains(&space))
+        truth
+            || self.admitted.contains(&(space, device))
+            || (device == self.me && self.claims.contains(&space))
     }
 }
 
@@ -228,5 +236,9 @@ impl Authorizer for SimAuth {
             .into_iter()
             .filter(|s| self.may_read(*s, device))
             .collect()
+    }
+
+    fn admission_request(&self, space: SpaceId) -> Option<Vec<u8>> {
+        self.requests.get(&space).cloned()
     }
 }
