@@ -23,6 +23,8 @@ use tokio::sync::broadcast;
 
 use crate::env::{Clock, IdSource, RandomIds, SystemClock};
 
+mod invites;
+pub use invites::refusal_message;
 mod sync_host;
 use crate::error::{CoreError, Result};
 use crate::index;
@@ -203,6 +205,8 @@ impl Core {
             core.first_run(display_name.as_deref().unwrap_or("Learner"))?;
         }
         core.load_memberships()?;
+        core.load_joins()?;
+        core.load_sync_times()?;
         Ok(core)
     }
 
@@ -457,9 +461,13 @@ impl Core {
     /// Changes this person's display name.
     pub fn set_display_name(&mut self, name: &str) -> Result<()> {
         let profile = self.me.profile;
-        self.edit(profile, "rename profile", Fts::Keep, |doc, _| {
-            Profile::set_display_name(doc, name)
-        })
+        let mut batch = self.batch();
+        for id in std::iter::once(profile).chain(self.member_cards()?) {
+            self.edit_in(&mut batch, id, "rename profile", Fts::Keep, |doc, _| {
+                Profile::set_display_name(doc, name)
+            })?;
+        }
+        self.commit(batch)
     }
 
     /// The personal space.
@@ -544,6 +552,7 @@ impl Core {
             Membership::append(doc, &entry)
         })?;
         self.commit(batch)?;
+        self.ensure_member_card(space)?;
         Ok(space)
     }
 

@@ -28,15 +28,18 @@ mod app;
 mod env;
 mod error;
 mod index;
+mod sync_views;
 mod views;
 
+pub use app::refusal_message;
 pub use app::{
     COMPACT_AFTER_CHUNKS, Core, DB_FILE, DEVICE_KEY_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions,
 };
 pub use cohort_sync::DeviceId;
-pub use cohort_sync::engine::{ConnId, Effect as SyncEffect, Event as SyncEvent};
+pub use cohort_sync::engine::{ConnId, Effect as EngineEffect, Event as EngineEvent};
 pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use error::{CoreError, Result};
+pub use sync_views::{InviteView, JoinView, PeerView, SpaceSyncView, SyncNotice, SyncNoticeKind};
 pub use views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
     MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use cohort_core::{ConnId, Core, SyncEffect, SyncEvent};
+use cohort_core::{ConnId, Core, EngineEffect, EngineEvent};
 use cohort_model::{DocKind, Role, ThreadKind};
 
 /// An in-memory network of cores with reliable, ordered connections.
@@ -12,7 +12,7 @@ struct Net {
     cores: Vec<Core>,
     /// (core, conn) <-> (core, conn)
     links: Vec<((usize, ConnId), (usize, ConnId))>,
-    queue: VecDeque<(usize, SyncEvent)>,
+    queue: VecDeque<(usize, EngineEvent)>,
     next_conn: u64,
     /// Connections the engines closed, as (core, conn).
     closed: Vec<(usize, ConnId)>,
@@ -44,7 +44,7 @@ impl Net {
         let (d, o) = (self.cores[dialer].device(), self.cores[other].device());
         self.queue.push_back((
             dialer,
-            SyncEvent::Connected {
+            EngineEvent::Connected {
                 conn: c1,
                 peer: o,
                 dialer: true,
@@ -52,7 +52,7 @@ impl Net {
         ));
         self.queue.push_back((
             other,
-            SyncEvent::Connected {
+            EngineEvent::Connected {
                 conn: c2,
                 peer: d,
                 dialer: false,
@@ -72,19 +72,19 @@ impl Net {
         })
     }
 
-    fn apply(&mut self, core: usize, effects: Vec<SyncEffect>) {
+    fn apply(&mut self, core: usize, effects: Vec<EngineEffect>) {
         for effect in effects {
             match effect {
-                SyncEffect::Send { conn, bytes, .. } => {
+                EngineEffect::Send { conn, bytes, .. } => {
                     let n = bytes.len();
                     if let Some((to, their)) = self.other_end(core, conn) {
                         self.queue
-                            .push_back((to, SyncEvent::Received { conn: their, bytes }));
+                            .push_back((to, EngineEvent::Received { conn: their, bytes }));
                     }
                     self.queue
-                        .push_back((core, SyncEvent::Sent { conn, bytes: n }));
+                        .push_back((core, EngineEvent::Sent { conn, bytes: n }));
                 }
-                SyncEffect::Disconnect { conn, reason, .. } => {
+                EngineEffect::Disconnect { conn, reason, .. } => {
                     assert!(
                         self.allow_disconnect,
                         "no honest peer should be disconnected here: {reason:?} on {conn:?}"
@@ -92,7 +92,7 @@ impl Net {
                     self.closed.push((core, conn));
                     if let Some((to, their)) = self.other_end(core, conn) {
                         self.queue
-                            .push_back((to, SyncEvent::Disconnected { conn: their }));
+                            .push_back((to, EngineEvent::Disconnected { conn: their }));
                     }
                     self.links
                         .retain(|&(a, b)| a != (core, conn) && b != (core, conn));
@@ -357,5 +357,91 @@ fn a_removed_member_is_disconnected_and_receives_nothing_new() {
     assert!(
         members.iter().all(|m| m.person != ben_person),
         "Ada's log no longer lists Ben"
+    );
+}
+
+/// Story: Ada invites Ben with a ticket. Ben redeems it and dials Ada; Ada's core checks the
+/// redemption and admits him; Ben receives the cohort, sees Ada's name, and Ada sees his. A
+/// second person presenting a used-up ticket is refused and told why, and receives nothing.
+#[test]
+fn a_ticket_admits_a_new_member_once() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| cohort_testkit::temp_dir().expect("temp dir"))
+        .collect();
+    let mut ada = cohort_testkit::open_seeded(dirs[0].path(), 1).expect("open ada");
+    let mut ben = cohort_testkit::open_seeded(dirs[1].path(), 2).expect("open ben");
+    let mut cy = cohort_testkit::open_seeded(dirs[2].path(), 3).expect("open cy");
+    ada.set_display_name("Ada").expect("name");
+    ben.set_display_name("Ben").expect("name");
+    let space = ada.create_cohort("Night school", "").expect("cohort");
+    ada.create_course(space, "Botany", "").expect("course");
+    let invite = ada
+        .create_invite(
+            space,
+            Role::Learner,
+            1,
+            7,
+            vec!["/ip4/127.0.0.1/tcp/1".into()],
+        )
+        .expect("invite");
+    assert!(invite.ticket.starts_with("cohort1"));
+
+    let join = ben.join(&invite.ticket).expect("join");
+    assert_eq!(join.space, space);
+    assert_eq!(join.addrs, vec!["/ip4/127.0.0.1/tcp/1".to_owned()]);
+    assert!(!ben.is_member(space));
+    let status = ben.sync_status().expect("status");
+    assert!(
+        status
+            .iter()
+            .any(|s| s.space == space && s.joining.as_deref() == Some("waiting for a member")),
+        "{status:?}"
+    );
+    cy.join(&invite.ticket)
+        .expect("cy redeems the same single-use ticket");
+
+    let mut net = Net::new(vec![ada, ben, cy]);
+    net.connect(1, 0); // Ben dials Ada
+    net.settle();
+    net.connect(2, 0); // Cy dials Ada after Ben used the ticket
+    net.settle();
+    let [ada, ben, cy] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert!(ben.is_member(space), "Ben is admitted");
+    assert_eq!(titles(ben, DocKind::Course), vec!["Botany"]);
+    let mut names: Vec<String> = ben
+        .members(space)
+        .expect("members")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["Ada", "Ben"], "names travel in member cards");
+    let mut names: Vec<String> = ada
+        .members(space)
+        .expect("members")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["Ada", "Ben"]);
+    assert!(ben.joins_waiting().expect("joins").is_empty());
+
+    assert!(!cy.is_member(space), "the ticket was used up");
+    assert!(
+        titles(cy, DocKind::Course).is_empty(),
+        "Cy receives nothing"
+    );
+    let status = cy.sync_status().expect("status");
+    let joining = status
+        .iter()
+        .find(|s| s.space == space)
+        .and_then(|s| s.joining.clone())
+        .expect("Cy's join is still listed");
+    assert!(joining.contains("already used"), "{joining}");
+    assert!(
+        cy.join("cohort1abc").is_err(),
+        "a damaged ticket is refused with an error"
     );
 }

@@ -306,6 +306,21 @@ pub struct Stats {
     pub bytes_received: u64,
 }
 
+/// One session, as status displays see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The connection.
+    pub conn: ConnId,
+    /// Its device.
+    pub peer: DeviceId,
+    /// The space.
+    pub space: SpaceId,
+    /// Whether both sides authorized it (otherwise it waits for an answer or an admission).
+    pub active: bool,
+    /// Documents of the space still exchanging changes on this session (not stalled).
+    pub pending: usize,
+}
+
 /// The sync engine of one device. See the [module docs](self).
 #[derive(Debug)]
 pub struct Engine {
@@ -496,6 +511,33 @@ impl Engine {
     /// The open connections and their devices.
     pub fn connections(&self) -> impl Iterator<Item = (ConnId, DeviceId)> + '_ {
         self.conns.iter().map(|(id, c)| (*id, c.peer))
+    }
+
+    /// Every session on every connection, with how many documents are still in flight.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let mut out = Vec::new();
+        for (conn, c) in &self.conns {
+            for (space, s) in &c.sessions {
+                let pending = s
+                    .docs
+                    .iter()
+                    .filter(|(doc, d)| {
+                        !d.stalled
+                            && (s.dirty.contains(*doc)
+                                || d.state.in_flight
+                                || d.state.their_heads.as_ref() != Some(&d.state.shared_heads))
+                    })
+                    .count();
+                out.push(SessionInfo {
+                    conn: *conn,
+                    peer: c.peer,
+                    space: *space,
+                    active: s.phase == Phase::Active,
+                    pending,
+                });
+            }
+        }
+        out
     }
 
     /// Whether any session still has sync messages to generate (for example, waiting for

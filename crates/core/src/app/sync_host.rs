@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{AutoCommit, ChangeHash};
-use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, read_header};
+use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, Timestamp, read_header};
 use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, Store, WriteBatch};
 use cohort_sync::DeviceId;
 use cohort_sync::engine::{Authorizer, Config, DocStore, Effect, Engine, Event, Millis};
@@ -16,7 +16,11 @@ use lru::LruCache;
 use super::{Core, Loaded};
 use crate::error::{CoreError, Result};
 use crate::index;
+use crate::sync_views::{SpaceSyncView, SyncNotice, SyncNoticeKind};
 use crate::views::{ChangeEvent, ChangeKind, MemberView};
+
+/// The store key holding when each space was last in sync.
+const SYNC_TIMES_KEY: &str = "sync.last_sync";
 
 /// The sync engine and the state the core keeps for it.
 pub(super) struct SyncState {
@@ -25,14 +29,22 @@ pub(super) struct SyncState {
     /// could evict them) until their changes are persisted.
     dirty: HashMap<DocId, (SpaceId, Loaded, bool)>,
     /// Each cohort's membership, folded from its signed log.
-    memberships: BTreeMap<SpaceId, MembershipState>,
+    pub(super) memberships: BTreeMap<SpaceId, MembershipState>,
     /// Spaces this device was invited to and whose log it has not received yet: peers
     /// offering them are trusted until the log arrives (there is nothing here to protect).
-    joining: BTreeSet<SpaceId>,
+    pub(super) joining: BTreeSet<SpaceId>,
     /// Local changes not yet offered to connected peers.
     local: Vec<(SpaceId, DocId)>,
     /// Whether membership changed since the engine was last told.
-    membership_changed: bool,
+    pub(super) membership_changed: bool,
+    /// Admission requests (signed redemptions) for spaces being joined.
+    pub(super) requests: BTreeMap<SpaceId, Vec<u8>>,
+    /// Spaces whose log just confirmed this device as a member.
+    newly_joined: Vec<SpaceId>,
+    /// When each space was last in sync with a peer (wall clock).
+    last_sync: BTreeMap<SpaceId, Timestamp>,
+    /// Happenings for the UI, drained by [`Core::take_sync_notices`].
+    notices: Vec<SyncNotice>,
 }
 
 impl SyncState {
@@ -44,6 +56,10 @@ impl SyncState {
             joining: BTreeSet::new(),
             local: Vec::new(),
             membership_changed: false,
+            requests: BTreeMap::new(),
+            newly_joined: Vec::new(),
+            last_sync: BTreeMap::new(),
+            notices: Vec::new(),
         }
     }
 }
@@ -116,6 +132,7 @@ impl DocStore for HostDocs<'_> {
 struct HostAuth<'a> {
     memberships: &'a BTreeMap<SpaceId, MembershipState>,
     joining: &'a BTreeSet<SpaceId>,
+    requests: &'a BTreeMap<SpaceId, Vec<u8>>,
     personal: SpaceId,
     me: DeviceId,
 }
@@ -155,6 +172,17 @@ impl Authorizer for HostAuth<'_> {
         }
         out.into_iter().collect()
     }
+
+    fn admission_request(&self, space: SpaceId) -> Option<Vec<u8>> {
+        let member = self
+            .memberships
+            .get(&space)
+            .is_some_and(|s| s.role_of_device(self.me).is_some());
+        if member {
+            return None;
+        }
+        self.requests.get(&space).cloned()
+    }
 }
 
 impl Core {
@@ -186,7 +214,7 @@ impl Core {
     }
 
     /// The membership log document of a cohort.
-    fn membership_log(&self, space: SpaceId) -> Result<DocId> {
+    pub(super) fn membership_log(&self, space: SpaceId) -> Result<DocId> {
         self.list(&[DocKind::Membership], Some(space), None)?
             .first()
             .map(|m| m.id)
@@ -216,7 +244,10 @@ impl Core {
             tracing::warn!(%space, entry = %r.entry_id, reason = %r.reason, "membership entry not applied");
         }
         if state.role_of_device(self.device()).is_some() {
-            self.sync.joining.remove(&space);
+            let was_joining = self.sync.joining.remove(&space);
+            if was_joining || self.sync.requests.contains_key(&space) {
+                self.sync.newly_joined.push(space);
+            }
         }
         self.sync.memberships.insert(space, state);
         self.sync.membership_changed = true;
@@ -271,7 +302,12 @@ impl Core {
     }
 
     /// Signs `action` with this device's key and appends it to the space's log.
-    fn append_membership(&mut self, space: SpaceId, action: Action, message: &str) -> Result<()> {
+    pub(super) fn append_membership(
+        &mut self,
+        space: SpaceId,
+        action: Action,
+        message: &str,
+    ) -> Result<()> {
         let state = self
             .sync
             .memberships
@@ -306,6 +342,16 @@ impl Core {
         let mut out = Vec::new();
         // Each round may persist a membership log that changes who may read what.
         for _ in 0..8 {
+            // A confirmed join writes this person's member card, a local change like any.
+            for space in std::mem::take(&mut self.sync.newly_joined) {
+                self.joined(space)?;
+                self.sync.notices.push(SyncNotice {
+                    kind: SyncNoticeKind::Admitted,
+                    space: Some(space),
+                    device: None,
+                    message: Some("this device is now a member".into()),
+                });
+            }
             let local = std::mem::take(&mut self.sync.local);
             let changed = std::mem::take(&mut self.sync.membership_changed);
             if local.is_empty() && !changed {
@@ -330,6 +376,7 @@ impl Core {
                 dirty,
                 memberships,
                 joining,
+                requests,
                 ..
             } = &mut self.sync;
             let mut docs = HostDocs {
@@ -341,17 +388,47 @@ impl Core {
             let auth = HostAuth {
                 memberships,
                 joining,
+                requests,
                 personal,
                 me,
             };
             engine.handle(now, event, &mut docs, &auth)
         };
         let mut persist = Vec::new();
+        let mut admits = Vec::new();
         let mut out = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Persist { space, doc, since } => persist.push((space, doc, since)),
                 Effect::Changed { .. } => {}
+                Effect::Admit {
+                    conn,
+                    peer,
+                    space,
+                    request,
+                } => admits.push((conn, peer, space, request)),
+                Effect::Refused {
+                    conn,
+                    peer,
+                    space,
+                    reason,
+                } => {
+                    if self.sync.requests.contains_key(&space) {
+                        self.note_refusal(space, reason)?;
+                    }
+                    self.sync.notices.push(SyncNotice {
+                        kind: SyncNoticeKind::Refused,
+                        space: Some(space),
+                        device: Some(peer.to_string()),
+                        message: Some(super::invites::refusal_message(reason)),
+                    });
+                    out.push(Effect::Refused {
+                        conn,
+                        peer,
+                        space,
+                        reason,
+                    });
+                }
                 other => out.push(other),
             }
         }
@@ -364,7 +441,151 @@ impl Core {
             }
         }
         result?;
+        for (conn, peer, space, request) in admits {
+            let result = self.admit(space, peer, &request);
+            if result.is_ok() {
+                self.sync.notices.push(SyncNotice {
+                    kind: SyncNoticeKind::Admitted,
+                    space: Some(space),
+                    device: Some(peer.to_string()),
+                    message: Some("admitted a new member".into()),
+                });
+            }
+            // The admission changed the log: tell the engine before it answers.
+            if std::mem::take(&mut self.sync.membership_changed) {
+                out.extend(self.run_engine(now, Event::MembershipChanged)?);
+            }
+            out.extend(self.run_engine(
+                now,
+                Event::Admitted {
+                    conn,
+                    space,
+                    result,
+                },
+            )?);
+        }
+        self.note_in_sync();
         Ok(out)
+    }
+
+    /// Stamps spaces whose active sessions have nothing in flight as in sync now.
+    fn note_in_sync(&mut self) {
+        let now = self.clock.now();
+        let mut busy = BTreeSet::new();
+        let mut idle = BTreeSet::new();
+        for s in self.sync.engine.sessions() {
+            if !s.active {
+                continue;
+            }
+            if s.pending == 0 {
+                idle.insert(s.space);
+            } else {
+                busy.insert(s.space);
+            }
+        }
+        for space in idle.difference(&busy) {
+            let before = self.sync.last_sync.insert(*space, now);
+            if before.is_none() {
+                self.sync.notices.push(SyncNotice {
+                    kind: SyncNoticeKind::Synced,
+                    space: Some(*space),
+                    device: None,
+                    message: None,
+                });
+            }
+        }
+    }
+
+    /// Happenings since the last call (peers refused, members admitted, spaces in sync).
+    pub fn take_sync_notices(&mut self) -> Vec<SyncNotice> {
+        std::mem::take(&mut self.sync.notices)
+    }
+
+    /// Per space: peers syncing it now, documents in flight, when it was last in sync, and
+    /// for a cohort being joined, its state.
+    pub fn sync_status(&mut self) -> Result<Vec<SpaceSyncView>> {
+        let sessions = self.sync.engine.sessions();
+        let joins = self.pending_joins()?;
+        let mut out = Vec::new();
+        for info in self.spaces()? {
+            let mine: Vec<_> = sessions
+                .iter()
+                .filter(|s| s.space == info.id && s.active)
+                .collect();
+            let mut peers: Vec<DeviceId> = mine.iter().map(|s| s.peer).collect();
+            peers.sort_unstable();
+            peers.dedup();
+            out.push(SpaceSyncView {
+                space: info.id,
+                name: info.name,
+                peers: peers.len(),
+                pending: mine.iter().map(|s| s.pending).sum(),
+                last_sync: self.sync.last_sync.get(&info.id).copied(),
+                joining: None,
+            });
+        }
+        for (space, join) in joins {
+            if out.iter().any(|v| v.space == space) {
+                continue;
+            }
+            out.push(SpaceSyncView {
+                space,
+                name: format!("cohort {} (joining)", space.short()),
+                peers: 0,
+                pending: 0,
+                last_sync: None,
+                joining: Some(
+                    join.refused
+                        .unwrap_or_else(|| "waiting for a member".into()),
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The last-sync times, to keep across restarts (the node saves them on shutdown).
+    pub fn save_sync_times(&mut self) -> Result<()> {
+        let bytes = serde_json::to_vec(&self.sync.last_sync)
+            .map_err(|e| CoreError::InvalidInput(format!("cannot record sync times: {e}")))?;
+        self.store.kv_set(SYNC_TIMES_KEY, &bytes)?;
+        Ok(())
+    }
+
+    /// Loads the last-sync times saved by [`Core::save_sync_times`] (on open).
+    pub(super) fn load_sync_times(&mut self) -> Result<()> {
+        if let Some(bytes) = self.store.kv_get(SYNC_TIMES_KEY)? {
+            // Damaged times are only a display matter: start afresh.
+            self.sync.last_sync = serde_json::from_slice(&bytes).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Who a device belongs to in the cohorts held here, and that person's name.
+    pub fn person_of_device(&mut self, device: DeviceId) -> Result<Option<(PersonId, String)>> {
+        let person = self
+            .sync
+            .memberships
+            .values()
+            .find_map(|s| s.role_of_device(device).map(|(p, _)| p));
+        let Some(person) = person else {
+            return Ok(None);
+        };
+        let name = self
+            .people()?
+            .get(&person)
+            .cloned()
+            .unwrap_or_else(|| person.short());
+        Ok(Some((person, name)))
+    }
+
+    /// The spaces waiting for admission, with the inviters' addresses (for the node to dial).
+    pub fn joins_waiting(&self) -> Result<Vec<(SpaceId, Vec<String>)>> {
+        Ok(self
+            .pending_joins()?
+            .into_iter()
+            .filter(|(space, _)| !self.is_member(*space))
+            .map(|(space, join)| (space, join.addrs))
+            .collect())
     }
 
     /// Writes documents changed by peers in one transaction, then announces them.

@@ -1,0 +1,93 @@
+//! What sync queries return and what the node tells the UI: serializable views.
+
+use cohort_model::{PersonId, Role, SpaceId, Timestamp};
+use serde::Serialize;
+
+/// A ticket just created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteView {
+    /// The ticket text (`cohort1…`) to hand to the invited person.
+    pub ticket: String,
+    /// The cohort.
+    pub space: SpaceId,
+    /// The role it grants.
+    pub role: Role,
+    /// How many people may use it.
+    pub uses: u32,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// A ticket redeemed, waiting for a member to admit this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinView {
+    /// The cohort.
+    pub space: SpaceId,
+    /// The role the ticket grants.
+    pub role: Role,
+    /// Where the inviter said it can be reached.
+    pub addrs: Vec<String>,
+}
+
+/// A device this one knows of: connected now, or seen before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerView {
+    /// The device id (hex of its Ed25519 public key).
+    pub device: String,
+    /// The person it belongs to, if a shared cohort's log says so.
+    pub person: Option<PersonId>,
+    /// That person's display name, if their member card is held here.
+    pub name: Option<String>,
+    /// Whether it is connected now.
+    pub connected: bool,
+    /// Its address (the last one seen).
+    pub addr: Option<String>,
+    /// When it was last connected (now, if connected).
+    pub last_seen: Option<Timestamp>,
+}
+
+/// One space's sync state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpaceSyncView {
+    /// The space.
+    pub space: SpaceId,
+    /// The cohort's name ("Personal" for the personal space).
+    pub name: String,
+    /// Connected peers syncing this space now.
+    pub peers: usize,
+    /// Documents with changes in flight to or from those peers.
+    pub pending: usize,
+    /// When this space was last fully in sync with a peer.
+    pub last_sync: Option<Timestamp>,
+    /// For a cohort being joined: `"waiting"`, or why the last member refused.
+    pub joining: Option<String>,
+}
+
+/// What kind of thing a [`SyncNotice`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncNoticeKind {
+    /// A peer connected.
+    PeerConnected,
+    /// A peer disconnected.
+    PeerDisconnected,
+    /// A space is in sync with a peer.
+    Synced,
+    /// This device was admitted to a cohort (or admitted someone).
+    Admitted,
+    /// A peer refused a session or an admission.
+    Refused,
+}
+
+/// A sync happening, for the UI and the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncNotice {
+    /// What happened.
+    pub kind: SyncNoticeKind,
+    /// The space concerned, if any.
+    pub space: Option<SpaceId>,
+    /// The peer device concerned, if any (hex).
+    pub device: Option<String>,
+    /// A human-readable detail.
+    pub message: Option<String>,
+}
