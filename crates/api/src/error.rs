@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of failure an [`ApiError`] is. Adapters branch on this, never on the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No such document, space, post...
@@ -89,7 +89,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// An error as adapters see it: a closed code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 pub struct ApiError {
     /// What kind of failure.

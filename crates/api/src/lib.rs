@@ -20,16 +20,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod call;
 mod error;
 
 use std::path::{Path, PathBuf};
 
+pub use call::{COMMANDS, EventMessage, typescript_bindings};
 use cohort_core::Core;
+pub use cohort_core::node::{CoreHost, Node, NodeConfig};
 pub use cohort_core::{
     ChangeEvent, ChangeKind, Clock, CourseView, DocSummary, HistoryEntry, IdSource, LessonRef,
     LessonView, ManualClock, Me, MemberView, ModuleView, OpenOptions, RandomIds, SearchResult,
     SequentialIds, SpaceInfo, Stats, SystemClock, ThreadView,
 };
+pub use cohort_core::{InviteView, JoinView, PeerView, SpaceSyncView, SyncNotice, SyncNoticeKind};
+pub use cohort_model::Role;
 pub use cohort_model::{
     AnchorState, Charter, Course, DocId, DocKind, ItemId, JournalEntry, Lesson, LessonProgress,
     Note, PersonId, Post, Progress, SpaceId, Splice, Thread, ThreadKind, Timestamp, utf16_len,
@@ -166,6 +171,26 @@ impl Api {
         Ok(self.core.verify_documents()?)
     }
 
+    /// Creates an invite to a cohort (facilitators only): `role` defaults to learner, `uses`
+    /// to 1 and `expires_days` to 7. The ticket holds this device's addresses (the running
+    /// node's, or the last ones it listened on).
+    pub fn invite_create(
+        &mut self,
+        space: SpaceId,
+        role: Option<Role>,
+        uses: Option<u32>,
+        expires_days: Option<u32>,
+    ) -> ApiResult<InviteView> {
+        let addrs = self.core.ticket_addresses();
+        Ok(self.core.create_invite(
+            space,
+            role.unwrap_or(Role::Learner),
+            uses.unwrap_or(1),
+            expires_days.unwrap_or(7),
+            addrs,
+        )?)
+    }
+
     /// Creates the built-in sample: a "Getting started" cohort with a three-lesson course,
     /// a checklist, a self-check question and a question thread, so a new install is not
     /// empty. Returns the course.
@@ -224,6 +249,16 @@ impl Api {
     }
 
     delegate! {
+        /// Devices connected now or seen before.
+        fn peers(&mut self) -> Vec<PeerView>;
+        /// Per space: peers, documents in flight, last sync, joining state.
+        fn sync_status(&mut self) -> Vec<SpaceSyncView>;
+        /// Asks the running node to sync now.
+        fn sync_now(&mut self) -> ();
+        /// Redeems an invite ticket; a member admits this device when they next connect.
+        fn join(&mut self, ticket: &str) -> JoinView;
+        /// Removes a person from a cohort (facilitators only).
+        fn remove_member(&mut self, space: SpaceId, person: PersonId) -> ();
         /// Who this device belongs to.
         fn me(&mut self) -> Me;
         /// Changes the display name.
@@ -314,5 +349,11 @@ impl Api {
         fn delete(&mut self, id: DocId) -> ();
         /// Compacts storage.
         fn compact(&mut self) -> ();
+    }
+}
+
+impl CoreHost for Api {
+    fn core(&mut self) -> &mut Core {
+        &mut self.core
     }
 }

@@ -107,6 +107,123 @@ pub enum Command {
     /// Run commands from standard input, one JSON array of arguments per line; each is
     /// answered with one JSON line once committed.
     Batch,
+    /// Run a node on this data dir until stopped (Ctrl-C or SIGTERM): sync every cohort
+    /// with its members over the network. Other `cohort` commands on the same data dir go
+    /// to the running node.
+    Serve(ServeArgs),
+    /// Invite people to a cohort.
+    #[command(subcommand)]
+    Invite(InviteCmd),
+    /// Join a cohort with an invite ticket: connects to its members until one admits this
+    /// device, then syncs (with a running `cohort serve`, the node does it).
+    Join {
+        /// The ticket (`cohort1...`).
+        ticket: String,
+        /// Give up waiting for admission after this many seconds (the join stays pending
+        /// and `cohort serve` keeps trying).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Devices connected now or seen before.
+    Peers,
+    /// Sync status and control.
+    #[command(subcommand)]
+    Sync(SyncCmd),
+    /// Cohort members.
+    #[command(subcommand)]
+    Member(MemberCmd),
+}
+
+/// How `cohort serve` runs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Addresses to listen on (multiaddrs; default: every IPv4 interface, random TCP and
+    /// QUIC ports). Repeat for several.
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Do not announce or discover devices on the local network (mDNS announces this
+    /// device's id to the LAN).
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// Relay connections for members that cannot reach each other directly.
+    #[arg(long)]
+    pub relay: bool,
+    /// An always-on peer to stay connected to (`/p2p/`-terminated multiaddr). Repeatable.
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
+    /// Serve the web UI and its API on this loopback address (e.g. 127.0.0.1:8080). Without
+    /// it the API still listens on a random loopback port for other `cohort` commands.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// The built web UI to serve (default: `ui/dist` next to the executable's source tree,
+    /// if found).
+    #[arg(long, value_name = "DIR")]
+    pub ui: Option<PathBuf>,
+}
+
+/// `cohort invite ...`
+#[derive(Debug, Subcommand)]
+pub enum InviteCmd {
+    /// Create an invite ticket (facilitators only).
+    Create {
+        /// The cohort (name, id prefix).
+        #[arg(long)]
+        space: String,
+        /// The role invited people get.
+        #[arg(long, value_enum, default_value_t = RoleArg::Learner)]
+        role: RoleArg,
+        /// How many people may use it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it stays open: days, as `7d` or `7` (at most 365).
+        #[arg(long, default_value = "7d")]
+        expires: String,
+    },
+}
+
+/// `cohort sync ...`
+#[derive(Debug, Subcommand)]
+pub enum SyncCmd {
+    /// Per space: peers syncing it, documents in flight, last sync.
+    Status,
+    /// Connect to known peers and sync now (with a running node: ask it; without: run one
+    /// until in sync or `--wait` seconds pass).
+    Now {
+        /// At most this many seconds (without a running node).
+        #[arg(long, default_value_t = 15)]
+        wait: u64,
+    },
+}
+
+/// `cohort member ...`
+#[derive(Debug, Subcommand)]
+pub enum MemberCmd {
+    /// List a cohort's members.
+    List {
+        /// The cohort (name, id prefix).
+        #[arg(long)]
+        space: String,
+    },
+    /// Remove a member (facilitators only): their devices are disconnected and receive
+    /// nothing new.
+    Remove {
+        /// The cohort (name, id prefix).
+        #[arg(long)]
+        space: String,
+        /// The member: display name or person id prefix.
+        member: String,
+    },
+}
+
+/// Roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Runs the cohort.
+    Facilitator,
+    /// Takes part.
+    Learner,
+    /// Reads only.
+    Observer,
 }
 
 /// Document kinds, for filters.

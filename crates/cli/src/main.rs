@@ -10,13 +10,15 @@
 //! 7 disk full, 1 anything else.
 
 mod args;
+mod http;
 mod run;
+mod serve;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use cohort_api::{Api, ApiError, ErrorCode, OpenOptions};
+use cohort_api::{Api, ApiError, DocKind, ErrorCode, OpenOptions};
 
 use crate::args::{Cli, Command};
 
@@ -72,15 +74,109 @@ fn main() -> ExitCode {
     };
     let mut api = match Api::open(&root, options) {
         Ok(api) => api,
+        Err(e) if e.code == ErrorCode::DataDirLocked => {
+            // A node may be serving this data dir: it runs the command instead.
+            let argv: Vec<String> = std::env::args().skip(1).collect();
+            return match serve::forward(&root, &argv, cli.json) {
+                Some(Ok(out)) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Some(Err(e)) => report(&e, cli.json),
+                None => report(&e, cli.json),
+            };
+        }
         Err(e) => return report(&e, cli.json),
     };
-    if let Command::Batch = cli.command {
-        return batch(&mut api);
+    match cli.command {
+        Command::Batch => return batch(&mut api),
+        Command::Serve(args) => return serve::serve(&root, api, args),
+        Command::Join { ticket, wait } => return join(api, &ticket, wait, cli.json),
+        Command::Sync(args::SyncCmd::Now { wait }) => return sync_now(api, wait, cli.json),
+        _ => {}
     }
     let mut out = std::io::stdout().lock();
     match run::run(&mut api, cli.command, cli.json, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e, cli.json),
+    }
+}
+
+/// `cohort join` without a running node: runs one until a member admits this device and
+/// the cohort is in sync, or `wait` seconds pass.
+fn join(api: Api, ticket: &str, wait: u64, json: bool) -> ExitCode {
+    let joined = std::cell::Cell::new(None);
+    let result = serve::with_temporary_node(
+        api,
+        std::time::Duration::from_secs(wait),
+        |api| {
+            joined.set(Some(api.join(ticket)?.space));
+            Ok(())
+        },
+        |api| joined.get().is_some_and(|s| serve::settled(api, Some(s))),
+    );
+    let space = joined.get();
+    let (mut api, done) = match result {
+        Ok(r) => r,
+        Err(e) => return report(&e, json),
+    };
+    let Some(space) = space else {
+        return report(&ApiError::invalid("the ticket was not redeemed"), json);
+    };
+    if !done {
+        let why = api
+            .sync_status()
+            .ok()
+            .and_then(|s| s.into_iter().find(|v| v.space == space))
+            .and_then(|v| v.joining)
+            .unwrap_or_else(|| "no member answered".into());
+        return report(
+            &ApiError::invalid(format!(
+                "not admitted within {wait} s ({why}). Is a member's `cohort serve` running and reachable? The join stays pending: `cohort serve` keeps trying."
+            )),
+            json,
+        );
+    }
+    let name = api.charter(space).map(|c| c.name).unwrap_or_default();
+    let docs = api
+        .list(&DocKind::ALL, Some(space), None)
+        .map(|l| l.len())
+        .unwrap_or(0);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "space": space, "name": name, "documents": docs })
+        );
+    } else {
+        println!("Joined {name} ({docs} documents).");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `cohort sync now` without a running node: runs one until in sync or `wait` passes.
+fn sync_now(api: Api, wait: u64, json: bool) -> ExitCode {
+    let result = serve::with_temporary_node(
+        api,
+        std::time::Duration::from_secs(wait),
+        |_| Ok(()),
+        |api| serve::settled(api, None),
+    );
+    match result {
+        Ok((_, true)) => {
+            if json {
+                println!("{}", serde_json::json!({ "synced": true }));
+            } else {
+                println!("In sync.");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((_, false)) => report(
+            &ApiError::invalid(format!(
+                "no peer synced within {wait} s: are other members online and reachable?"
+            )),
+            json,
+        ),
+        Err(e) => report(&e, json),
     }
 }
 

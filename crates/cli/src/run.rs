@@ -4,15 +4,15 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use cohort_api::{
-    AnchorState, Api, ApiError, ApiResult, DocId, DocKind, DocSummary, ErrorCode, SpaceId, Splice,
-    ThreadKind, utf16_len,
+    AnchorState, Api, ApiError, ApiResult, DocId, DocKind, DocSummary, ErrorCode, Role, SpaceId,
+    Splice, ThreadKind, utf16_len,
 };
 use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    BodyArgs, Command, CourseCmd, Format, JournalCmd, KindArg, LessonCmd, ModuleCmd, NoteCmd,
-    SpaceCmd, ThreadCmd, ThreadKindArg,
+    BodyArgs, Command, CourseCmd, Format, InviteCmd, JournalCmd, KindArg, LessonCmd, MemberCmd,
+    ModuleCmd, NoteCmd, RoleArg, SpaceCmd, SyncCmd, ThreadCmd, ThreadKindArg,
 };
 
 fn io_err(e: std::io::Error) -> ApiError {
@@ -406,6 +406,149 @@ pub fn run<W: Write>(api: &mut Api, command: Command, json: bool, out: &mut W) -
             }
         }
         Command::Batch => Err(ApiError::invalid("batch runs only as a top-level command")),
+        Command::Serve(_) => Err(ApiError::invalid("serve runs only as a top-level command")),
+        Command::Invite(InviteCmd::Create {
+            space,
+            role,
+            uses,
+            expires,
+        }) => {
+            let space = api.resolve_space(&space)?;
+            let days = parse_days(&expires)?;
+            let invite = api.invite_create(space, Some(role_of(role)), Some(uses), Some(days))?;
+            emit(out, json, &invite, |o| {
+                writeln!(o, "{}", invite.ticket)?;
+                writeln!(
+                    o,
+                    "\nInvites {} {} as {} until {} UTC. Hand the line above to them; they run:\n  cohort join <ticket>",
+                    invite.uses,
+                    if invite.uses == 1 { "person" } else { "people" },
+                    invite.role.as_str(),
+                    format_time(invite.expires_at.millis())
+                )?;
+                if invite.addrs.is_empty() {
+                    writeln!(
+                        o,
+                        "(no network address is known yet: run `cohort serve` so they can reach you)"
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Join { ticket, .. } => {
+            let joined = api.join(&ticket)?;
+            emit(out, json, &joined, |o| {
+                writeln!(
+                    o,
+                    "Ticket accepted for cohort {}. A member admits this device when it connects.",
+                    joined.space.short()
+                )
+            })
+        }
+        Command::Peers => {
+            let peers = api.peers()?;
+            emit(out, json, &peers, |o| {
+                if peers.is_empty() {
+                    writeln!(o, "No peers seen yet.")?;
+                }
+                for p in &peers {
+                    let state = if p.connected {
+                        "connected".to_owned()
+                    } else {
+                        match p.last_seen {
+                            Some(t) => format!("last seen {}", format_time(t.millis())),
+                            None => "never connected".to_owned(),
+                        }
+                    };
+                    writeln!(
+                        o,
+                        "{}  {:<20} {:<28} {}",
+                        p.device.get(..12).unwrap_or(&p.device),
+                        p.name.as_deref().unwrap_or("(unknown)"),
+                        state,
+                        p.addr.as_deref().unwrap_or("")
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Sync(SyncCmd::Status) => {
+            let status = api.sync_status()?;
+            emit(out, json, &status, |o| {
+                for s in &status {
+                    let last = s
+                        .last_sync
+                        .map(|t| format_time(t.millis()))
+                        .unwrap_or_else(|| "never".into());
+                    write!(
+                        o,
+                        "{}  {:<28} peers {:<3} pending {:<5} last sync {last}",
+                        s.space.short(),
+                        s.name,
+                        s.peers,
+                        s.pending
+                    )?;
+                    match &s.joining {
+                        Some(j) => writeln!(o, "  joining: {j}")?,
+                        None => writeln!(o)?,
+                    }
+                }
+                Ok(())
+            })
+        }
+        Command::Sync(SyncCmd::Now { .. }) => {
+            api.sync_now()?;
+            emit(out, json, &serde_json::Value::Null, |o| {
+                writeln!(o, "Syncing with known peers.")
+            })
+        }
+        Command::Member(MemberCmd::List { space }) => {
+            let space = api.resolve_space(&space)?;
+            let members = api.members(space)?;
+            emit(out, json, &members, |o| {
+                for m in &members {
+                    let you = if m.you { " (you)" } else { "" };
+                    writeln!(
+                        o,
+                        "{}  {}{you}  {}",
+                        m.person.short(),
+                        m.name,
+                        m.role.as_str()
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Member(MemberCmd::Remove { space, member }) => {
+            let space = api.resolve_space(&space)?;
+            let members = api.members(space)?;
+            let wanted = member.to_lowercase();
+            let found: Vec<_> = members
+                .iter()
+                .filter(|m| {
+                    m.name.to_lowercase() == wanted || m.person.to_string().starts_with(&wanted)
+                })
+                .collect();
+            let person = match found.as_slice() {
+                [one] => one.person,
+                [] => {
+                    return Err(ApiError {
+                        code: ErrorCode::NotFound,
+                        message: format!("no member {member:?} in this cohort"),
+                    });
+                }
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "{member:?} matches {} members; give their id",
+                        found.len()
+                    )));
+                }
+            };
+            api.remove_member(space, person)?;
+            emit(out, json, &serde_json::Value::Null, |o| {
+                writeln!(o, "Removed {member} from the cohort.")
+            })
+        }
     }
 }
 
@@ -931,6 +1074,34 @@ fn journal<W: Write>(api: &mut Api, cmd: JournalCmd, json: bool, out: &mut W) ->
     }
 }
 
+fn role_of(role: RoleArg) -> Role {
+    match role {
+        RoleArg::Facilitator => Role::Facilitator,
+        RoleArg::Learner => Role::Learner,
+        RoleArg::Observer => Role::Observer,
+    }
+}
+
+/// Reads `7d`, `7` (days) or `2w` (weeks).
+fn parse_days(text: &str) -> ApiResult<u32> {
+    let t = text.trim().to_lowercase();
+    let (num, factor) = if let Some(n) = t.strip_suffix('w') {
+        (n, 7)
+    } else {
+        (t.strip_suffix('d').unwrap_or(&t), 1)
+    };
+    num.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|d| *d > 0)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "--expires {text:?}: give days as `7d` (or weeks as `2w`)"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -954,5 +1125,15 @@ mod tests {
     fn times_render_as_utc() {
         assert_eq!(format_time(0), "1970-01-01 00:00");
         assert_eq!(format_time(1_700_000_000_000), "2023-11-14 22:13");
+    }
+
+    #[test]
+    fn invite_expiry_reads_days_and_weeks() -> Result<(), ApiError> {
+        assert_eq!(super::parse_days("7d")?, 7);
+        assert_eq!(super::parse_days(" 3 ")?, 3);
+        assert_eq!(super::parse_days("2w")?, 14);
+        assert!(super::parse_days("0d").is_err());
+        assert!(super::parse_days("soon").is_err());
+        Ok(())
     }
 }

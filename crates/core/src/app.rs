@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 use crate::env::{Clock, IdSource, RandomIds, SystemClock};
 
 mod invites;
+mod node_link;
 pub use invites::refusal_message;
 mod sync_host;
 use crate::error::{CoreError, Result};
@@ -114,6 +115,8 @@ pub struct Core {
     cache: LruCache<DocId, Loaded>,
     events: broadcast::Sender<ChangeEvent>,
     sync: SyncState,
+    /// The running node, if any (see [`crate::node`]).
+    node: Option<crate::node::NodeLink>,
     // Held for the lifetime of the Core: the OS releases the lock when the file closes.
     _lock: File,
 }
@@ -199,6 +202,7 @@ impl Core {
             cache: LruCache::new(cap),
             events,
             sync: SyncState::new(),
+            node: None,
             _lock: lock,
         };
         if core.store.kv_get("me")?.is_none() {
@@ -238,6 +242,26 @@ impl Core {
     /// The underlying store (for maintenance and benchmarks).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// A value the data dir keeps outside documents (peer book, sync times, settings).
+    pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.kv_get(key)?)
+    }
+
+    /// Stores a value outside documents (see [`Core::setting`]).
+    pub fn set_setting(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        Ok(self.store.kv_set(key, value)?)
+    }
+
+    /// The core's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// This device's secret key bytes, for the network layer's identity.
+    pub(crate) fn device_secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
     }
 
     // ------------------------------------------------------------------ internals ---

@@ -28,6 +28,7 @@ mod app;
 mod env;
 mod error;
 mod index;
+pub mod node;
 mod sync_views;
 mod views;
 

@@ -4,7 +4,7 @@ use cohort_model::{PersonId, Role, SpaceId, Timestamp};
 use serde::Serialize;
 
 /// A ticket just created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct InviteView {
     /// The ticket text (`cohort1…`) to hand to the invited person.
     pub ticket: String,
@@ -16,10 +16,12 @@ pub struct InviteView {
     pub uses: u32,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// The addresses the ticket holds (empty: the joiner can only find us on the LAN).
+    pub addrs: Vec<String>,
 }
 
 /// A ticket redeemed, waiting for a member to admit this device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct JoinView {
     /// The cohort.
     pub space: SpaceId,
@@ -30,7 +32,7 @@ pub struct JoinView {
 }
 
 /// A device this one knows of: connected now, or seen before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PeerView {
     /// The device id (hex of its Ed25519 public key).
     pub device: String,
@@ -47,7 +49,7 @@ pub struct PeerView {
 }
 
 /// One space's sync state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SpaceSyncView {
     /// The space.
     pub space: SpaceId,
@@ -64,7 +66,7 @@ pub struct SpaceSyncView {
 }
 
 /// What kind of thing a [`SyncNotice`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncNoticeKind {
     /// A peer connected.
@@ -80,7 +82,7 @@ pub enum SyncNoticeKind {
 }
 
 /// A sync happening, for the UI and the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SyncNotice {
     /// What happened.
     pub kind: SyncNoticeKind,

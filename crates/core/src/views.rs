@@ -10,7 +10,7 @@ use cohort_store::DocMeta;
 use serde::Serialize;
 
 /// A space this device holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SpaceInfo {
     /// The space.
     pub id: SpaceId,
@@ -21,7 +21,7 @@ pub struct SpaceInfo {
 }
 
 /// Who this device belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Me {
     /// The person.
     pub person: PersonId,
@@ -34,7 +34,7 @@ pub struct Me {
 }
 
 /// A member of a cohort.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct MemberView {
     /// The person.
     pub person: PersonId,
@@ -49,7 +49,7 @@ pub struct MemberView {
 }
 
 /// One row of a list view, from the store's index (no document is loaded).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DocSummary {
     /// The document.
     pub id: DocId,
@@ -85,7 +85,7 @@ impl From<DocMeta> for DocSummary {
 }
 
 /// A course with its outline and this learner's progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct CourseView {
     /// The course document.
     pub course: Course,
@@ -94,7 +94,7 @@ pub struct CourseView {
 }
 
 /// One module of a course outline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ModuleView {
     /// Module id.
     pub id: ItemId,
@@ -105,7 +105,7 @@ pub struct ModuleView {
 }
 
 /// A lesson as listed in an outline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LessonRef {
     /// The lesson.
     pub id: DocId,
@@ -116,7 +116,7 @@ pub struct LessonRef {
 }
 
 /// A lesson with its discussion and this learner's progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LessonView {
     /// The lesson document.
     pub lesson: Lesson,
@@ -127,7 +127,7 @@ pub struct LessonView {
 }
 
 /// A thread with its anchor resolved and authors named.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ThreadView {
     /// The thread document.
     pub thread: Thread,
@@ -138,7 +138,7 @@ pub struct ThreadView {
 }
 
 /// A search result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct SearchResult {
     /// The document.
     pub doc: DocId,
@@ -157,7 +157,7 @@ pub struct SearchResult {
 }
 
 /// One change in a document's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HistoryEntry {
     /// The change hash (hex).
     pub hash: String,
@@ -174,7 +174,7 @@ pub struct HistoryEntry {
 }
 
 /// What happened to a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// It was created here.
@@ -188,7 +188,7 @@ pub enum ChangeKind {
 }
 
 /// Emitted after every committed mutation, for the UI and the sync engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ChangeEvent {
     /// The document.
     pub doc: DocId,
@@ -201,7 +201,7 @@ pub struct ChangeEvent {
 }
 
 /// Storage statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Stats {
     /// Documents stored.
     pub docs: u64,

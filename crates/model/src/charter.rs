@@ -10,7 +10,7 @@ use crate::header::{self, Header};
 use crate::{DocId, DocKind, ItemId, PersonId, SpaceId, Timestamp};
 
 /// A charter as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Charter {
     /// The document header.
     pub header: Header,
@@ -31,7 +31,7 @@ pub struct Charter {
 }
 
 /// A scheduled session of the cohort.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Session {
     /// Id inside the charter.
     pub id: ItemId,
@@ -42,7 +42,7 @@ pub struct Session {
 }
 
 /// A milestone with an optional due date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Milestone {
     /// Id inside the charter.
     pub id: ItemId,

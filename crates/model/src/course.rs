@@ -10,7 +10,7 @@ use crate::header::{self, Header};
 use crate::{DocId, DocKind, ItemId, PersonId, SpaceId, Timestamp};
 
 /// A course as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Course {
     /// The document header.
     pub header: Header,
@@ -27,7 +27,7 @@ pub struct Course {
 }
 
 /// A module: a titled, ordered group of lessons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Module {
     /// The module's id inside the course.
     pub id: ItemId,

@@ -12,7 +12,7 @@ use crate::{DocId, DocKind, SpaceId};
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// What every document says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Header {
     /// The schema version the document was written with.
     pub schema: u64,

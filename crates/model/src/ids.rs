@@ -20,6 +20,8 @@ macro_rules! id128 {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(ts_rs::TS)]
+        #[ts(type = "string")]
         pub struct $name([u8; 16]);
 
         impl $name {
@@ -103,7 +105,18 @@ id128!(
 
 /// Milliseconds since the Unix epoch, as given by the caller's clock.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    ts_rs::TS,
 )]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);

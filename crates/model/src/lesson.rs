@@ -12,7 +12,7 @@ use crate::text::{self, Splice};
 use crate::{DocId, DocKind, ItemId, PersonId, SpaceId, Timestamp};
 
 /// A lesson as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Lesson {
     /// The document header.
     pub header: Header,
@@ -35,7 +35,7 @@ pub struct Lesson {
 }
 
 /// One checklist item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ChecklistItem {
     /// Id inside the lesson.
     pub id: ItemId,
@@ -44,7 +44,7 @@ pub struct ChecklistItem {
 }
 
 /// A self-check question with its answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Question {
     /// Id inside the lesson.
     pub id: ItemId,
@@ -57,7 +57,7 @@ pub struct Question {
 }
 
 /// A file attached to a lesson; the bytes live in the blob store under `hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Attachment {
     /// BLAKE3 hash of the content, as 64 hex digits.
     pub hash: String,
@@ -70,7 +70,7 @@ pub struct Attachment {
 }
 
 /// The fields of a lesson that list views need, read without reading the body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct LessonSummary {
     /// The document header.
     pub header: Header,
@@ -106,7 +106,7 @@ pub struct NewLesson<'a> {
 }
 
 /// A stable pointer to a range of a lesson's body that follows the text through edits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Anchor {
     /// The lesson.
     pub lesson: DocId,
@@ -119,7 +119,7 @@ pub struct Anchor {
 }
 
 /// Where an anchor points now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AnchorState {
     /// The passage still exists: `[start, end)` in UTF-16 code units, and its current text.

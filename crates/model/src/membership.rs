@@ -15,7 +15,7 @@ use crate::header::{self, Header};
 use crate::{DocId, DocKind, ItemId, SpaceId, Timestamp};
 
 /// What a membership entry does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// The space was created.
@@ -76,7 +76,9 @@ impl FromStr for EntryKind {
 }
 
 /// A member's role in a space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Runs the cohort: edits courses, admits and removes members.
@@ -120,7 +122,7 @@ impl FromStr for Role {
 
 /// One log entry. `fields` carries the entry's arguments (member, role, device, invite key,
 /// expiry...) as strings; `signature` is the signing device's signature over the entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Entry {
     /// Id inside the log.
     pub id: ItemId,
@@ -137,7 +139,7 @@ pub struct Entry {
 }
 
 /// A membership log as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Membership {
     /// The document header.
     pub header: Header,
@@ -148,7 +150,7 @@ pub struct Membership {
 }
 
 /// A log entry that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UnreadableEntry {
     /// Its position in the log.
     pub index: usize,

@@ -12,7 +12,7 @@ use crate::text::{self, Splice};
 use crate::{DocId, DocKind, PersonId, SpaceId, Timestamp};
 
 /// A note as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Note {
     /// The document header.
     pub header: Header,
@@ -31,7 +31,7 @@ pub struct Note {
 }
 
 /// A journal entry as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct JournalEntry {
     /// The document header.
     pub header: Header,

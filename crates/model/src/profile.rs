@@ -10,7 +10,7 @@ use crate::header::{self, Header};
 use crate::{DocId, DocKind, PersonId, SpaceId, Timestamp};
 
 /// A profile as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Profile {
     /// The document header.
     pub header: Header,
@@ -23,7 +23,7 @@ pub struct Profile {
 }
 
 /// One device of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Device {
     /// The Automerge actor id the device writes with, as hex.
     pub actor: String,

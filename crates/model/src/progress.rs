@@ -16,7 +16,7 @@ use crate::header::{self, Header};
 use crate::{DocId, DocKind, ItemId, PersonId, SpaceId, Timestamp};
 
 /// A progress document as read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Progress {
     /// The document header.
     pub header: Header,
@@ -27,7 +27,7 @@ pub struct Progress {
 }
 
 /// Progress in one lesson.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct LessonProgress {
     /// When the learner marked the lesson complete.
     pub completed_at: Option<Timestamp>,

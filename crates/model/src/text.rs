@@ -8,7 +8,7 @@ use crate::error::{ModelError, Result};
 
 /// One edit of a text: at `pos`, delete `delete` code units, then insert `insert`.
 /// Positions and lengths count UTF-16 code units, as browser editors do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Splice {
     /// Where the edit starts, in UTF-16 code units from the start of the text.
     pub pos: usize,

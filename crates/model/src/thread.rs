@@ -17,7 +17,7 @@ use crate::text::{self, Splice};
 use crate::{DocId, DocKind, ItemId, PersonId, SpaceId, Timestamp};
 
 /// What a thread is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadKind {
     /// A question that can have an accepted answer.
@@ -60,7 +60,7 @@ impl FromStr for ThreadKind {
 }
 
 /// A thread as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Thread {
     /// The document header.
     pub header: Header,
@@ -83,7 +83,7 @@ pub struct Thread {
 }
 
 /// One post in a thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Post {
     /// Id inside the thread.
     pub id: ItemId,
@@ -104,7 +104,7 @@ pub struct Post {
 }
 
 /// The fields of a thread that list views need, read without reading every post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ThreadSummary {
     /// The document header.
     pub header: Header,

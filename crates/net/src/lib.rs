@@ -80,6 +80,7 @@ pub use config::{Backoff, DEFAULT_MAX_FRAME, NetConfig};
 pub use error::NetError;
 pub use identity::{device_key_of, keypair_from_secret, peer_id_from_device_key, secret_of};
 pub use libp2p::identity::Keypair;
+pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use node::{Net, NetHandle, SYNC_PROTOCOL};
 

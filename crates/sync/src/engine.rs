@@ -522,10 +522,11 @@ impl Engine {
                     .docs
                     .iter()
                     .filter(|(doc, d)| {
+                        // In flight until the peer's last word says it holds what we
+                        // last sent (its heads equal ours when we last spoke).
                         !d.stalled
                             && (s.dirty.contains(*doc)
-                                || d.state.in_flight
-                                || d.state.their_heads.as_ref() != Some(&d.state.shared_heads))
+                                || d.state.their_heads.as_ref() != Some(&d.state.last_sent_heads))
                     })
                     .count();
                 out.push(SessionInfo {
@@ -572,6 +573,8 @@ impl Engine {
                 };
                 if dialer {
                     self.offer_spaces(conn, &mut c, auth, &mut p);
+                } else {
+                    self.offer_redemptions(conn, &mut c, auth, &mut p);
                 }
                 self.conns.insert(conn, c);
             }
@@ -624,6 +627,8 @@ impl Engine {
                     }
                     if c.dialer {
                         self.offer_spaces(conn, &mut c, auth, &mut p);
+                    } else {
+                        self.offer_redemptions(conn, &mut c, auth, &mut p);
                     }
                     self.conns.insert(conn, c);
                 }
@@ -663,6 +668,38 @@ impl Engine {
                 },
             };
             p.send(&mut self.stats, conn, c, &frame);
+        }
+    }
+
+    /// On a connection this host did not dial, it opens no sessions, except to ask to be
+    /// admitted: a joiner must present its redemption whichever side dialed.
+    fn offer_redemptions(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        auth: &dyn Authorizer,
+        p: &mut Pending,
+    ) {
+        for space in auth.shared_spaces(c.peer) {
+            if c.sessions.len() >= self.config.max_sessions {
+                break;
+            }
+            if c.sessions.contains_key(&space) {
+                continue;
+            }
+            if let Some(request) = auth.admission_request(space) {
+                c.sessions.insert(space, Session::new(Phase::Offered));
+                p.send(
+                    &mut self.stats,
+                    conn,
+                    c,
+                    &Frame::Redeem {
+                        space,
+                        protocol: PROTOCOL,
+                        request,
+                    },
+                );
+            }
         }
     }
 
@@ -812,9 +849,7 @@ impl Engine {
             Frame::Redeem {
                 protocol, request, ..
             } => {
-                if c.dialer {
-                    return Err(DisconnectReason::Violation("redeem sent to the dialer"));
-                }
+                // Either side may ask to be admitted (see `offer_redemptions`).
                 if c.sessions.contains_key(&space) {
                     return Err(DisconnectReason::Violation("second hello for a space"));
                 }

@@ -816,3 +816,43 @@ fn a_refused_admission_reveals_nothing() {
         lab.disconnects
     );
 }
+
+/// Story: this time Alice dials Jo (she found him on the LAN). Jo, who did not dial, still
+/// presents his redemption, and is admitted and synced the same way.
+#[test]
+fn an_invited_peer_that_was_dialed_still_redeems() {
+    let s = space(1);
+    let mut lab = Lab::new(vec![(s, vec![0])], 2, Config::default());
+    lab.peers[0]
+        .store
+        .create_local(s, doc_id(1), "lesson", "text");
+    lab.peers[1].auth.claims.insert(s);
+    lab.peers[1]
+        .auth
+        .requests
+        .insert(s, b"good invite".to_vec());
+    lab.connect(1, 0, 1); // Alice (0) dials Jo (1)
+    lab.pump();
+    let admits = take_admits(&mut lab, 0);
+    assert_eq!(
+        admits.len(),
+        1,
+        "Jo asked to be admitted: {:?}",
+        lab.seen[0]
+    );
+    let (conn, peer, ..) = admits[0].clone();
+    lab.peers[0].auth.admitted.insert((s, peer));
+    let fx = lab.peers[0].handle(
+        lab.now,
+        Event::Admitted {
+            conn,
+            space: s,
+            result: Ok(()),
+        },
+    );
+    lab.effects(0, fx);
+    lab.pump();
+    assert!(lab.disconnects.is_empty(), "{:?}", lab.disconnects);
+    assert_eq!(lab.heads(1, s), lab.heads(0, s));
+    assert_eq!(lab.heads(1, s).len(), 1);
+}

@@ -101,7 +101,8 @@ impl Core {
         let invite = Invite::new(secret, role, expires_at, uses);
         self.append_membership(space, invite.issue(), "issue invite")?;
         Ok(InviteView {
-            ticket: invite.ticket(space, addrs).encode(),
+            ticket: invite.ticket(space, addrs.clone()).encode(),
+            addrs,
             space,
             role,
             uses,

@@ -1,0 +1,324 @@
+//! Real processes syncing over real libp2p on loopback: `cohort serve` peers (TCP and QUIC)
+//! joined by tickets, offline edits that converge when the peers meet again, a removed
+//! member who stops receiving, and a peer killed with SIGKILL mid-sync that restarts and
+//! converges with nothing lost.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Cohort, KillOnDrop, command};
+use serde_json::Value;
+
+const SPACE: &str = "Night school";
+
+/// Starts `cohort serve` on loopback (`tcp` or `quic`), mDNS off, logging to a file next to
+/// the data dir; returns once it answers commands.
+fn serve(who: &Cohort, transport: &str) -> KillOnDrop {
+    let listen = match transport {
+        "quic" => "/ip4/127.0.0.1/udp/0/quic-v1",
+        _ => "/ip4/127.0.0.1/tcp/0",
+    };
+    std::fs::create_dir_all(&who.dir).unwrap_or_else(|e| panic!("data dir: {e}"));
+    let log = who.dir.with_extension("serve.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("log file: {e}"));
+    let err = file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+    let child = command(&who.dir)
+        .args(["serve", "--listen", listen, "--no-mdns"])
+        .env("COHORT_LOG", "info")
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start cohort serve: {e}"));
+    let pid = child.id();
+    let guard = KillOnDrop(Some(child));
+    // Ready once its own serve file is there (a killed node leaves a stale one behind).
+    eventually(
+        &format!("cohort serve on {} answers", who.dir.display()),
+        30,
+        || {
+            std::fs::read(who.dir.join("serve.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|v| v["pid"] == pid)
+                && who.run(&["me"]).code == Some(0)
+        },
+    );
+    guard
+}
+
+/// Stops a node with SIGTERM; it must exit cleanly and remove its serve file.
+fn stop(who: &Cohort, mut node: KillOnDrop) {
+    let _ = nix::sys::signal::kill(node.pid(), nix::sys::signal::Signal::SIGTERM);
+    let status = node.wait();
+    assert!(
+        status.success(),
+        "cohort serve must stop cleanly on SIGTERM: {status}; log:\n{}",
+        log_of(&who.dir)
+    );
+    assert!(
+        !who.dir.join("serve.json").exists(),
+        "a stopped node removes its serve file"
+    );
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.with_extension("serve.log")).unwrap_or_default()
+}
+
+/// Like `eventually`, printing the nodes' logs when it times out.
+fn eventually_logged(what: &str, secs: u64, nodes: &[&Cohort], check: impl FnMut() -> bool) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually(what, secs, check)
+    }));
+    if let Err(e) = result {
+        for n in nodes {
+            eprintln!("--- log of {} ---\n{}", n.dir.display(), log_of(&n.dir));
+        }
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out after {secs} s waiting until {what}");
+}
+
+fn note_titles(who: &Cohort) -> Vec<String> {
+    let run = who.run(&["--json", "note", "list", "--space", SPACE]);
+    if run.code != Some(0) {
+        return Vec::new();
+    }
+    let mut titles: Vec<String> = run
+        .json()
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r["title"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    titles.sort();
+    titles
+}
+
+fn ticket(ada: &Cohort, uses: &str) -> String {
+    let invite = ada.json(&["invite", "create", "--space", SPACE, "--uses", uses]);
+    invite["ticket"]
+        .as_str()
+        .unwrap_or_else(|| panic!("invite create prints a ticket: {invite}"))
+        .to_owned()
+}
+
+fn member_names(who: &Cohort) -> Vec<String> {
+    let list = who.json(&["member", "list", "--space", SPACE]);
+    let mut names: Vec<String> = list
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|x| x["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn init(name: &str) -> Cohort {
+    let who = Cohort::fresh();
+    who.ok(&["init", "--name", name]);
+    who
+}
+
+/// Story: Ada runs a cohort on her always-on node. Ben joins by ticket through his own
+/// running node (TCP), Cy joins with `cohort join` alone and then serves over QUIC. All
+/// three go offline, each writes a note, and when their nodes start again everyone has all
+/// three notes. Then Ada removes Cy: Ben still receives her next note, Cy does not.
+#[test]
+fn three_nodes_join_by_ticket_converge_after_offline_edits_and_a_removed_member_stops_receiving() {
+    let ada = init("Ada");
+    ada.ok(&["space", "new", SPACE]);
+    ada.ok(&["course", "new", "--space", SPACE, "Botany"]);
+    let a = serve(&ada, "tcp");
+    let ticket = ticket(&ada, "2");
+    assert!(ticket.starts_with("cohort1"), "{ticket}");
+
+    // Ben: his node is running; `join` goes to it and his node does the rest.
+    let ben = init("Ben");
+    let b = serve(&ben, "tcp");
+    let joined = ben.json(&["join", &ticket]);
+    assert!(joined["space"].is_string(), "{joined}");
+    eventually("Ben's node is admitted and holds the course", 30, || {
+        let run = ben.run(&["--json", "course", "list"]);
+        run.code == Some(0) && run.stdout.contains("Botany")
+    });
+
+    // Cy: no node running; `cohort join` runs one until admitted and in sync.
+    let cy = init("Cy");
+    let run = cy.run(&["--json", "join", &ticket, "--wait", "30"]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "cohort join: {} {}",
+        run.stdout,
+        run.stderr
+    );
+    let joined = run.json();
+    assert_eq!(joined["name"], SPACE, "{joined}");
+    assert!(cy.ok(&["course", "list"]).stdout.contains("Botany"));
+    let c = serve(&cy, "quic");
+
+    eventually("everyone sees three members with names", 30, || {
+        [&ada, &ben, &cy]
+            .iter()
+            .all(|p| member_names(p) == vec!["Ada", "Ben", "Cy"])
+    });
+    // A used-up ticket is refused with a reason.
+    let dee = init("Dee");
+    let run = dee.run(&["join", &ticket, "--wait", "8"]);
+    assert_ne!(run.code, Some(0), "a used-up ticket must not admit anyone");
+    assert!(
+        run.stderr.contains("already used") || run.stderr.contains("not admitted"),
+        "the refusal says why: {}",
+        run.stderr
+    );
+
+    // Everyone goes offline and writes.
+    stop(&ada, a);
+    stop(&ben, b);
+    stop(&cy, c);
+    for (who, title) in [
+        (&ada, "Ada offline"),
+        (&ben, "Ben offline"),
+        (&cy, "Cy offline"),
+    ] {
+        who.ok(&[
+            "note",
+            "new",
+            "--space",
+            SPACE,
+            title,
+            "--body",
+            "written offline",
+        ]);
+    }
+    let a = serve(&ada, "tcp");
+    let b = serve(&ben, "tcp");
+    let c = serve(&cy, "quic");
+    let all = vec!["Ada offline", "Ben offline", "Cy offline"];
+    eventually_logged(
+        "the offline notes converge on all three nodes",
+        45,
+        &[&ada, &ben, &cy],
+        || [&ada, &ben, &cy].iter().all(|p| note_titles(p) == all),
+    );
+    for who in [&ada, &ben, &cy] {
+        let status = who.json(&["sync", "status"]);
+        let cohort = status
+            .as_array()
+            .and_then(|s| s.iter().find(|v| v["name"] == SPACE))
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert!(
+            cohort["last_sync"].is_number(),
+            "sync status shows when the cohort last synced: {status}"
+        );
+    }
+    let peers = ada.json(&["peers"]);
+    assert!(
+        peers.as_array().is_some_and(|p| p
+            .iter()
+            .any(|x| x["name"] == "Ben" && x["connected"] == true)),
+        "Ada's peers list Ben by name, connected: {peers}"
+    );
+
+    // Ada removes Cy; her next note reaches Ben and not Cy.
+    ada.ok(&["member", "remove", "--space", SPACE, "Cy"]);
+    ada.ok(&[
+        "note",
+        "new",
+        "--space",
+        SPACE,
+        "After Cy left",
+        "--body",
+        "members only",
+    ]);
+    eventually(
+        "Ben receives the note written after the removal",
+        30,
+        || note_titles(&ben).contains(&"After Cy left".to_owned()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !note_titles(&cy).contains(&"After Cy left".to_owned()),
+        "a removed member receives nothing new"
+    );
+    stop(&ada, a);
+    stop(&ben, b);
+    stop(&cy, c);
+}
+
+/// Story: Ben's node is killed with SIGKILL while Ada writes 40 notes that stream to it.
+/// Restarted, it converges to all 40, and its database is intact.
+#[test]
+fn a_node_killed_mid_sync_restarts_and_converges() {
+    let ada = init("Ada");
+    ada.ok(&["space", "new", SPACE]);
+    let a = serve(&ada, "tcp");
+    let ticket = ticket(&ada, "1");
+    let ben = init("Ben");
+    let run = ben.run(&["join", &ticket, "--wait", "30"]);
+    assert_eq!(run.code, Some(0), "join: {}", run.stderr);
+    let mut b = serve(&ben, "tcp");
+
+    // Ada writes 40 notes (each command goes to her running node); Ben's node is killed
+    // while they stream to it.
+    for i in 0..40 {
+        ada.ok(&[
+            "note",
+            "new",
+            "--space",
+            SPACE,
+            &format!("Note {i:02}"),
+            "--body",
+            &"x".repeat(200),
+        ]);
+        if i == 10 {
+            b.sigkill();
+        }
+    }
+    eventually("Ada holds all 40 notes", 30, || {
+        note_titles(&ada).len() == 40
+    });
+    assert!(
+        note_titles(&ben).len() < 40,
+        "the killed node cannot have everything yet"
+    );
+    let b = serve(&ben, "tcp");
+    eventually_logged(
+        "Ben's restarted node converges to all 40 notes",
+        45,
+        &[&ada, &ben],
+        || note_titles(&ben).len() == 40,
+    );
+    stop(&ben, b);
+    let check = ben.run(&["check"]);
+    assert_eq!(
+        check.code,
+        Some(0),
+        "the database is intact: {}",
+        check.stdout
+    );
+    stop(&ada, a);
+}

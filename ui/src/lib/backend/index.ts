@@ -1,0 +1,14 @@
+import { TauriBackend } from './tauri';
+import type { Backend } from './types';
+import { WebBackend } from './web';
+
+export { BackendError, toBackendError } from './types';
+export type { Args, Backend, Cmd, Result } from './types';
+export { TauriBackend } from './tauri';
+export { WebBackend, takeToken } from './web';
+
+/** The backend for where the UI runs: Tauri inside the desktop shell, else web mode. */
+export function pickBackend(): Backend {
+  if (typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window) return new TauriBackend();
+  return new WebBackend();
+}

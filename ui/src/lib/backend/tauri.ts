@@ -1,0 +1,46 @@
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { ChangeEvent, SyncNotice } from '../bindings';
+import { toBackendError, type Args, type Backend, type Cmd, type Result } from './types';
+
+/** Subscribes to a Tauri event and returns a synchronous unsubscribe function. */
+function subscribe<T>(event: string, cb: (payload: T) => void): () => void {
+  let unlisten: UnlistenFn | null = null;
+  let cancelled = false;
+  listen<T>(event, (e) => cb(e.payload))
+    .then((fn) => {
+      if (cancelled) fn();
+      else unlisten = fn;
+    })
+    .catch((err: unknown) => console.error(`cannot listen to ${event}`, err));
+  return () => {
+    cancelled = true;
+    unlisten?.();
+    unlisten = null;
+  };
+}
+
+/** The desktop app's backend: one generic `call` command and namespaced events. */
+export class TauriBackend implements Backend {
+  async call<K extends Cmd>(cmd: K, args: Args<K>): Promise<Result<K>> {
+    try {
+      return await invoke<Result<K>>('call', { cmd, args });
+    } catch (e) {
+      throw toBackendError(e);
+    }
+  }
+
+  onChange(cb: (e: ChangeEvent) => void): () => void {
+    return subscribe<ChangeEvent>('cohort://change', cb);
+  }
+
+  onSync(cb: (e: SyncNotice) => void): () => void {
+    return subscribe<SyncNotice>('cohort://sync', cb);
+  }
+
+  onDeepLink(cb: (ticket: string) => void): () => void {
+    return subscribe<{ ticket: string }>('cohort://deep-link', (p) => {
+      if (p && typeof p.ticket === 'string') cb(p.ticket);
+    });
+  }
+}

@@ -1,0 +1,18 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+import { pickBackend, type Backend } from './lib/backend';
+
+async function backend(): Promise<Backend> {
+  // `npm run dev` with `?mock` runs the UI over the in-memory backend (never in a build).
+  if (import.meta.env.DEV && new URLSearchParams(window.location.search).has('mock')) {
+    const { MockBackend } = await import('./lib/backend/mock');
+    return new MockBackend({ displayName: 'Sam Learner' });
+  }
+  return pickBackend();
+}
+
+const target = document.getElementById('app');
+if (!target) throw new Error('the page has no #app element');
+
+void backend().then((b) => mount(App, { target, props: { backend: b } }));

@@ -1,0 +1,46 @@
+import { screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import CohortHome from '../lib/views/CohortHome.svelte';
+import { mock, renderView } from './helpers';
+
+describe('cohort home', () => {
+  it('shows the charter and members with role, presence and last sync', async () => {
+    const backend = mock();
+    await renderView(CohortHome, { space: backend.cohort }, {}, backend);
+    await screen.findByRole('heading', { level: 1, name: 'Rust Study Circle' });
+    expect(screen.getByText('Learn Rust together, one chapter a week.')).toBeTruthy();
+    expect(screen.getByText('Say what you tried before you ask.')).toBeTruthy();
+    expect(screen.getByText('Weekly call')).toBeTruthy();
+    expect(screen.getByText('Finish the basics')).toBeTruthy();
+    const members = screen.getByTestId('members');
+    await waitFor(() => expect(within(members).getByText('Ada Lovelace').closest('li')?.textContent).toContain('Online now'));
+    expect(within(members).getByText('Grace Hopper').closest('li')?.textContent).toMatch(/Last synced/);
+    expect(within(members).getByText(/Sam Learner/).closest('li')?.textContent).toContain('facilitator');
+  });
+
+  it('lists what happened since the last visit: new threads, replies and lesson changes', async () => {
+    const backend = mock();
+    // The last visit was after the seed data was written.
+    const seeded = Math.max(...(await backend.call('threads', { space: backend.cohort, lesson: null })).map((t) => t.updated_at));
+    window.localStorage.setItem(`cohort.lastVisit.${backend.cohort}`, String(seeded + 1));
+    backend.remoteReply(backend.ids.howto, backend.ids.ada, 'Also install rust-analyzer.');
+    backend.remoteSplice(backend.ids.borrowing, { pos: 0, delete: 0, insert: 'Updated. ' }, backend.ids.grace);
+    await backend.call('new_thread', { space: backend.cohort, kind: 'idea', title: 'Pair on exercises', body: 'Anyone?', lesson: null, anchor: null });
+
+    await renderView(CohortHome, { space: backend.cohort }, {}, backend);
+    const since = await screen.findByTestId('since-last-visit');
+    await waitFor(() => expect(since.textContent).toContain('Pair on exercises'));
+    // The how-to was opened by you, so new posts in it are replies to you.
+    expect(within(since).getByText('How to install the toolchain').closest('li')?.textContent).toContain('New replies to you');
+    const lesson = within(since).getByText('Borrowing').closest('li') as HTMLElement;
+    expect(lesson.textContent).toContain('Lesson changed');
+    await waitFor(() => expect(lesson.textContent).toContain('by Grace Hopper'));
+    expect(since.textContent).not.toContain('Is a moved value copied?');
+  });
+
+  it('explains the feed on a first visit', async () => {
+    const backend = mock();
+    await renderView(CohortHome, { space: backend.cohort }, {}, backend);
+    expect((await screen.findByTestId('since-last-visit')).textContent).toContain('first visit');
+  });
+});
