@@ -70,6 +70,9 @@ setup_tests() {
     fi
     echo "nextest: $(cargo nextest --version 2>/dev/null | head -n1)"
     echo "python:  $(python3 --version 2>&1)"
+    need_cmd node nodejs
+    need_cmd npm npm
+    echo "node:    $(node --version) (npm $(npm --version))"
 }
 
 step "setup: tools" setup_tests
@@ -88,13 +91,12 @@ step "tests (cargo nextest, profile $NEXTEST_PROFILE)" cargo nextest run --works
 step "doctests" cargo test --workspace --doc --locked
 
 # ------------------------------------------------------------------------- UI steps ---
-# >>> UI STEPS GO HERE (added with the desktop issue) <<<
-# Keep the same shape: setup above installs node/npm and Debian's chromium only if
-# missing, then one `step` per check, e.g.
-#   step "ui: install"   npm --prefix ui ci
-#   step "ui: check"     npm --prefix ui run check       # svelte-check + tsc
-#   step "ui: vitest"    npm --prefix ui run test        # component tests, Mock backend
-#   step "ui: e2e"       npm --prefix ui run e2e         # playwright-core + chromium
-# ------------------------------------------------------------------------------------
+# The Svelte UI: dependencies (npm, from package-lock.json), type check (svelte-check + tsc),
+# component tests (Vitest over the Mock backend; its summary shows the counts), production
+# build (ui/dist, which `cohort serve --http` and the desktop app serve).
+step "ui: install" npm --prefix ui install --no-audit --no-fund
+step "ui: check (svelte-check, tsc)" npm --prefix ui run check
+step "ui: component tests (vitest)" npm --prefix ui run test
+step "ui: build" npm --prefix ui run build
 
 CURRENT_STEP="done"
