@@ -98,5 +98,9 @@ step "ui: install" npm --prefix ui install --no-audit --no-fund
 step "ui: check (svelte-check, tsc)" npm --prefix ui run check
 step "ui: component tests (vitest)" npm --prefix ui run test
 step "ui: build" npm --prefix ui run build
+# Browser end-to-end: two real `cohort serve` peers on loopback, their web UIs driven in
+# Debian's chromium by playwright-core (installed by the script), axe-core scans; node --test
+# prints the counts.
+step "web e2e (two peers, chromium)" env SKIP_BUILD=1 bash tests/e2e/run.sh
 
 CURRENT_STEP="done"

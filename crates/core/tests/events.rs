@@ -144,14 +144,16 @@ fn every_mutation_announces_exactly_its_documents_once_they_are_stored() {
         .unwrap();
     let charter = only(&core, DocKind::Charter, cohort).unwrap();
     let log = only(&core, DocKind::Membership, cohort).unwrap();
+    let card = only(&core, DocKind::Profile, cohort).unwrap();
     expect(
         &mut core,
         &mut rx,
         &observer,
-        "a new cohort is its charter and its membership log",
+        "a new cohort is its charter, its membership log and the creator's member card",
         &[
             event(charter, cohort, DocKind::Charter, Created),
             event(log, cohort, DocKind::Membership, Created),
+            event(card, cohort, DocKind::Profile, Created),
         ],
     )
     .unwrap();

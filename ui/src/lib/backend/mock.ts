@@ -1043,7 +1043,7 @@ export class MockBackend implements Backend {
       const r = role ?? 'learner';
       const n = uses ?? 1;
       this.invites.set(ticket, { space, role: r, uses: n });
-      return { ticket, space, role: r, uses: n, expires_at: this.now() + (expires_days ?? 7) * 86_400_000 };
+      return { ticket, space, role: r, uses: n, expires_at: this.now() + (expires_days ?? 7) * 86_400_000, addrs: [] };
     },
     remove_member: ({ space, person }) => {
       this.requireRole(space, ['facilitator'], 'remove members');

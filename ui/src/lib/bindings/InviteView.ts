@@ -26,4 +26,8 @@ uses: number,
 /**
  * When it stops working.
  */
-expires_at: Timestamp, };
+expires_at: Timestamp, 
+/**
+ * The addresses the ticket holds (empty: the joiner can only find us on the LAN).
+ */
+addrs: Array<string>, };

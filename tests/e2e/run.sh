@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests of Cohort's web mode (`cohort serve --http`), two peers on
+# loopback driven through Chromium. Usage: tests/e2e/run.sh
+# Env: SKIP_BUILD=1 (use the existing binary and ui/dist), E2E_KEEP=1 (keep data dirs).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+fi
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+  echo "== cargo build -p cohort-cli"
+  (cd "$root" && cargo build -p cohort-cli)
+  dist="$root/ui/dist/index.html"
+  if [[ ! -f "$dist" ]] || [[ -n "$(find "$root/ui/src" "$root/ui/index.html" "$root/ui/package.json" -newer "$dist" -print -quit)" ]]; then
+    if [[ ! -x "$root/ui/node_modules/.bin/vite" ]]; then
+      echo "== npm ci (ui)"
+      npm --prefix "$root/ui" ci
+    fi
+    echo "== building ui/dist"
+    npm --prefix "$root/ui" run build
+  fi
+fi
+export COHORT_BIN="${COHORT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/cohort}"
+[[ -x "$COHORT_BIN" ]] || { echo "missing $COHORT_BIN" >&2; exit 1; }
+[[ -f "$root/ui/dist/index.html" ]] || { echo "missing $root/ui/dist" >&2; exit 1; }
+
+echo "== npm ci (tests/e2e)"
+(cd "$here" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+
+echo "== node --test"
+cd "$here"
+exec node --test --test-concurrency=1 web.spec.mjs
