@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Cohort: the one command that sets up a fresh Debian machine and runs the app.
 #
-#     scripts/run.sh                 # build, then open your data dir (sample course on first run)
+#     scripts/run.sh                 # build, then run the app on your data dir
 #     scripts/run.sh course list     # any `cohort` command, after the same setup
 #
-# Installs only what is missing (build tools, the pinned Rust toolchain), builds the
-# `cohort` binary in release mode, and runs it on the default data dir (or --data-dir /
-# COHORT_DATA_DIR). Today the app is the `cohort` command line; the desktop window arrives
-# with the desktop issue and will be started by this same script.
+# Installs only what is missing (build tools, the pinned Rust toolchain, Node.js), builds
+# the `cohort` binary in release mode and the web UI, and runs the app on the default data
+# dir (or --data-dir / COHORT_DATA_DIR): a node syncing with your cohorts and the UI at
+# http://127.0.0.1:8080 (COHORT_PORT to change), opened in your browser when one is found.
+# A small sample course is created on first run. Ctrl-C stops it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,19 +24,25 @@ if [ "$#" -gt 0 ]; then
     exec "$COHORT" "$@"
 fi
 
+need_cmd node nodejs >&2
+need_cmd npm npm >&2
+npm --prefix ui install --no-audit --no-fund >&2
+npm --prefix ui run build >&2
+
 # First run: a sample course so there is something to look at.
 if [ "$("$COHORT" --json course list)" = "[]" ]; then
     "$COHORT" sample
 fi
-"$COHORT" me
-echo
-echo "Spaces:"
-"$COHORT" space list
-echo
-echo "Courses:"
-"$COHORT" course list
-echo
-echo "Threads:"
-"$COHORT" thread list
-echo
-echo "Next: scripts/run.sh course show <id>, scripts/run.sh search <words>, scripts/run.sh --help"
+PORT="${COHORT_PORT:-8080}"
+echo "Starting Cohort: open http://127.0.0.1:$PORT/ with the token printed below."
+if command -v xdg-open >/dev/null 2>&1 && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    # Opens the browser once the node has written its address and token.
+    (
+        for _ in $(seq 50); do
+            sleep 0.2
+            url=$("$COHORT" --json sync status >/dev/null 2>&1 && python3 -c 'import json,os,sys; d=json.load(open(sys.argv[1])); print(d["url"]+"/?token="+d["token"])' "${COHORT_DATA_DIR:-$HOME/.local/share/cohort}/serve.json" 2>/dev/null) && break
+        done
+        [ -n "${url:-}" ] && xdg-open "$url" >/dev/null 2>&1
+    ) &
+fi
+exec "$COHORT" serve --http "127.0.0.1:$PORT" --ui "$ROOT/ui/dist"
