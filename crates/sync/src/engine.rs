@@ -703,6 +703,34 @@ impl Engine {
         }
     }
 
+    /// Why a `Hello` or `Redeem` cannot open a session on this connection, membership aside.
+    fn session_refusal(&self, c: &Conn, protocol: u32) -> Option<RefuseReason> {
+        if protocol != PROTOCOL {
+            Some(RefuseReason::UnsupportedProtocol)
+        } else if c.sessions.len() >= self.config.max_sessions {
+            Some(RefuseReason::TooManySessions)
+        } else {
+            None
+        }
+    }
+
+    /// Opens (or activates) the session for `space` and answers `Welcome` and our digest.
+    fn welcome(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        space: SpaceId,
+        store: &mut dyn DocStore,
+        p: &mut Pending,
+    ) {
+        c.sessions
+            .entry(space)
+            .or_insert_with(|| Session::new(Phase::Active))
+            .phase = Phase::Active;
+        p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
+        self.send_digest(conn, c, space, store, p);
+    }
+
     /// The host decided on a peer's `Redeem`.
     fn admitted(
         &mut self,
@@ -724,11 +752,7 @@ impl Engine {
             };
             match outcome {
                 Ok(()) => {
-                    if let Some(s) = c.sessions.get_mut(&space) {
-                        s.phase = Phase::Active;
-                    }
-                    p.send(&mut self.stats, conn, &mut c, &Frame::Welcome { space });
-                    self.send_digest(conn, &mut c, space, store, p);
+                    self.welcome(conn, &mut c, space, store, p);
                 }
                 Err(reason) => {
                     c.sessions.remove(&space);
@@ -829,22 +853,12 @@ impl Engine {
                 if c.sessions.contains_key(&space) {
                     return Err(DisconnectReason::Violation("second hello for a space"));
                 }
-                let refusal = if !auth.may_read(space, peer) {
-                    Some(RefuseReason::NotAuthorized)
-                } else if protocol != PROTOCOL {
-                    Some(RefuseReason::UnsupportedProtocol)
-                } else if c.sessions.len() >= self.config.max_sessions {
-                    Some(RefuseReason::TooManySessions)
-                } else {
-                    None
-                };
-                if let Some(reason) = refusal {
+                let refusal = (!auth.may_read(space, peer)).then_some(RefuseReason::NotAuthorized);
+                if let Some(reason) = refusal.or_else(|| self.session_refusal(c, protocol)) {
                     p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
                     return Ok(());
                 }
-                c.sessions.insert(space, Session::new(Phase::Active));
-                p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
-                self.send_digest(conn, c, space, store, p);
+                self.welcome(conn, c, space, store, p);
             }
             Frame::Redeem {
                 protocol, request, ..
@@ -853,22 +867,13 @@ impl Engine {
                 if c.sessions.contains_key(&space) {
                     return Err(DisconnectReason::Violation("second hello for a space"));
                 }
-                let refusal = if protocol != PROTOCOL {
-                    Some(RefuseReason::UnsupportedProtocol)
-                } else if c.sessions.len() >= self.config.max_sessions {
-                    Some(RefuseReason::TooManySessions)
-                } else {
-                    None
-                };
-                if let Some(reason) = refusal {
+                if let Some(reason) = self.session_refusal(c, protocol) {
                     p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
                     return Ok(());
                 }
                 if auth.may_read(space, peer) {
                     // Already a member (admitted through another peer): as for `Hello`.
-                    c.sessions.insert(space, Session::new(Phase::Active));
-                    p.send(&mut self.stats, conn, c, &Frame::Welcome { space });
-                    self.send_digest(conn, c, space, store, p);
+                    self.welcome(conn, c, space, store, p);
                     return Ok(());
                 }
                 c.sessions.insert(space, Session::new(Phase::Admitting));
