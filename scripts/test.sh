@@ -76,6 +76,9 @@ setup_tests() {
 }
 
 step "setup: tools" setup_tests
+# The workspace includes the desktop shell, whose crates compile against WebKitGTK/GTK; this
+# also installs Xvfb, WebKitWebDriver and tauri-driver for the desktop end-to-end test.
+step "setup: desktop build dependencies" bash scripts/setup-desktop.sh
 
 # ---------------------------------------------------------------------- rust checks ---
 
@@ -102,5 +105,7 @@ step "ui: build" npm --prefix ui run build
 # Debian's chromium by playwright-core (installed by the script), axe-core scans; node --test
 # prints the counts.
 step "web e2e (two peers, chromium)" env SKIP_BUILD=1 bash tests/e2e/run.sh
+# The real desktop app under Xvfb, driven by tauri-driver + WebKitWebDriver (node --test).
+step "desktop e2e (Xvfb, tauri-driver)" bash tests/desktop/run.sh
 
 CURRENT_STEP="done"

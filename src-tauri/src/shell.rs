@@ -1,0 +1,185 @@
+//! The shell's state: the open data dir, held as `Mutex<Api>` here and nowhere else.
+//!
+//! Every UI command goes through [`Shell::call`], which runs [`Api::call`] on a blocking
+//! thread (SQLite and Automerge work never runs on the UI's main thread) and returns its
+//! JSON result or its `{ code, message }` error unchanged.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use cohort_api::{Api, ApiError, ApiResult, ChangeEvent, ErrorCode, OpenOptions};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::deep_link::{DeepLink, Pending};
+
+/// The open data dir and what the shell keeps beside it.
+#[derive(Debug)]
+pub struct Shell {
+    api: Arc<Mutex<Api>>,
+    root: PathBuf,
+    /// Deep links that arrived before the UI was listening.
+    pub deep_links: Pending,
+}
+
+/// What opening the data dir did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstRun {
+    /// The data dir already held the person's own documents.
+    No,
+    /// Nothing but the new profile was there: the sample course was created.
+    SampleCreated,
+    /// Nothing was there, and the sample was not wanted.
+    Empty,
+}
+
+impl Shell {
+    /// Opens (creating on first run) the data dir; on a first launch with no documents,
+    /// creates the built-in sample unless `sample` is false.
+    pub fn open(root: &Path, sample: bool) -> ApiResult<(Shell, FirstRun)> {
+        let mut api = Api::open(root, OpenOptions::default())?;
+        let first_run = if is_empty(&mut api)? {
+            if sample {
+                api.create_sample()?;
+                FirstRun::SampleCreated
+            } else {
+                FirstRun::Empty
+            }
+        } else {
+            FirstRun::No
+        };
+        let shell = Shell {
+            root: api.root().to_owned(),
+            api: Arc::new(Mutex::new(api)),
+            deep_links: Pending::default(),
+        };
+        Ok((shell, first_run))
+    }
+
+    /// The open data dir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Subscribes to the core's change events.
+    pub fn subscribe(&self) -> ApiResult<broadcast::Receiver<ChangeEvent>> {
+        Ok(self.api.lock().map_err(|_| poisoned())?.subscribe())
+    }
+
+    /// Runs one command of the bridge contract off the calling thread.
+    pub async fn call(&self, cmd: String, args: Value) -> ApiResult<Value> {
+        let api = Arc::clone(&self.api);
+        let task = tauri::async_runtime::spawn_blocking(move || {
+            let mut api = api.lock().map_err(|_| poisoned())?;
+            api.call(&cmd, args)
+        });
+        task.await.map_err(|e| ApiError {
+            code: ErrorCode::Internal,
+            message: format!("the command failed unexpectedly: {e}"),
+        })?
+    }
+
+    /// Marks the UI as listening; returns the deep links that waited for it.
+    pub fn ui_ready(&self) -> Vec<DeepLink> {
+        self.deep_links.ready()
+    }
+}
+
+/// Whether the data dir holds nothing of the person's own yet: only the personal space,
+/// and no courses or journal entries. (The sample adds a cohort, so deleting the sample
+/// course later does not bring it back.)
+fn is_empty(api: &mut Api) -> ApiResult<bool> {
+    Ok(api.spaces()?.iter().all(|s| s.personal)
+        && api.courses(None)?.is_empty()
+        && api.journal()?.is_empty())
+}
+
+fn poisoned() -> ApiError {
+    ApiError {
+        code: ErrorCode::Internal,
+        message: "an earlier command failed unexpectedly; restart Cohort".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn the_first_launch_creates_the_sample_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (shell, first) = Shell::open(dir.path(), true).expect("opens");
+        assert_eq!(first, FirstRun::SampleCreated);
+        assert_eq!(shell.root(), dir.path());
+        drop(shell);
+        let (_shell, again) = Shell::open(dir.path(), true).expect("reopens");
+        assert_eq!(again, FirstRun::No);
+    }
+
+    #[test]
+    fn the_sample_can_be_declined() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (shell, first) = Shell::open(dir.path(), false).expect("opens");
+        assert_eq!(first, FirstRun::Empty);
+        let courses = runtime()
+            .block_on(shell.call("courses".to_owned(), json!({})))
+            .expect("lists");
+        assert_eq!(courses, json!([]));
+    }
+
+    #[test]
+    fn a_second_process_on_the_same_data_dir_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_shell, _) = Shell::open(dir.path(), false).expect("opens");
+        let err = Shell::open(dir.path(), false).expect_err("locked");
+        assert_eq!(err.code, ErrorCode::DataDirLocked);
+    }
+
+    #[test]
+    fn calls_are_forwarded_with_results_and_errors_unchanged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (shell, _) = Shell::open(dir.path(), true).expect("opens");
+        let rt = runtime();
+        let courses = rt
+            .block_on(shell.call("courses".to_owned(), json!({})))
+            .expect("lists");
+        let list = courses.as_array().expect("an array");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["title"], json!("Learning together with Cohort"));
+
+        let err = rt
+            .block_on(shell.call("no_such_command".to_owned(), json!({})))
+            .expect_err("unknown command");
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        let err = rt
+            .block_on(shell.call("lesson".to_owned(), json!({ "id": "00".repeat(16) })))
+            .expect_err("no such lesson");
+        assert_eq!(err.code, ErrorCode::NotFound);
+        let wire = serde_json::to_value(&err).expect("serializes");
+        assert_eq!(wire["code"], json!("not_found"));
+    }
+
+    #[test]
+    fn changes_made_through_calls_reach_subscribers() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (shell, _) = Shell::open(dir.path(), false).expect("opens");
+        let mut rx = shell.subscribe().expect("subscribes");
+        let rt = runtime();
+        let entry = rt
+            .block_on(shell.call(
+                "add_journal".to_owned(),
+                json!({ "title": "Day one", "body": "Started.", "tags": [] }),
+            ))
+            .expect("writes");
+        let event = rx.try_recv().expect("an event");
+        assert_eq!(json!(event.doc.to_string()), entry);
+    }
+}
