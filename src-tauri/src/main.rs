@@ -13,9 +13,11 @@ mod events;
 mod menu;
 mod options;
 mod shell;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use cohort_api::{Api, ApiError, ApiResult, ErrorCode};
 use serde_json::Value;
@@ -125,8 +127,9 @@ fn fail<R: Runtime>(app: &AppHandle<R>, message: String, code: i32) {
 fn setup<R: Runtime>(
     app: &AppHandle<R>,
     data_dir: Option<PathBuf>,
-    sample: bool,
+    options: &Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let sample = !options.no_sample;
     let Some(dir) = data_dir else {
         let message = format!(
             "Cohort cannot find a folder for your data on this system. Start it with \
@@ -150,6 +153,7 @@ fn setup<R: Runtime>(
     tracing::info!("data dir: {}", shell.root().display());
 
     let changes = shell.subscribe()?;
+    let api = shell.api();
     app.manage(shell);
     let handle = app.clone();
     tauri::async_runtime::spawn(events::pump(changes, events::WINDOW, move |change| {
@@ -157,6 +161,26 @@ fn setup<R: Runtime>(
             tracing::warn!("cannot send a change event to the UI: {e}");
         }
     }));
+
+    let slot = Arc::new(sync::NodeSlot::default());
+    app.manage(Arc::clone(&slot));
+    if options.offline {
+        tracing::info!("offline: sync is off for this launch");
+    } else {
+        let handle = app.clone();
+        let config = sync::config(!options.no_mdns);
+        tauri::async_runtime::spawn(async move {
+            let emit = move |notice: &cohort_api::SyncNotice| {
+                if let Err(e) = handle.emit_to(MAIN_WINDOW, sync::EVENT, notice) {
+                    tracing::warn!("cannot send a sync notice to the UI: {e}");
+                }
+            };
+            if let Err(e) = sync::start(api, config, slot, emit).await {
+                // The app stays useful offline; the sync panel shows no peers.
+                tracing::error!("sync cannot start: {}", e.message);
+            }
+        });
+    }
 
     let handle = app.clone();
     app.deep_link().on_open_url(move |event| {
@@ -236,10 +260,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let data_dir = resolve_data_dir(options.data_dir);
+    let data_dir = resolve_data_dir(options.data_dir.clone());
     let context = context();
     let instance = instance_id(&context.config().identifier, data_dir.as_deref());
-    let sample = !options.no_sample;
     let app = tauri::Builder::default()
         // First: a second launch on the same data dir stops here and forwards its arguments.
         .plugin(
@@ -254,7 +277,7 @@ fn main() -> ExitCode {
         .menu(menu::build)
         .on_menu_event(menu::handle)
         .invoke_handler(tauri::generate_handler![call])
-        .setup(move |app| setup(app.handle(), data_dir, sample))
+        .setup(move |app| setup(app.handle(), data_dir, &options))
         .build(context);
     let app = match app {
         Ok(app) => app,
@@ -263,7 +286,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = app.run_return(|_, _| {});
+    let code = app.run_return(|app, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(slot) = app.try_state::<Arc<sync::NodeSlot>>()
+        {
+            slot.stop();
+        }
+    });
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

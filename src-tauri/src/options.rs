@@ -17,6 +17,10 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// `--no-sample`: do not create the sample course on first launch.
     pub no_sample: bool,
+    /// `--offline`: do not start the sync node (no listening, no connections).
+    pub offline: bool,
+    /// `--no-mdns`: do not announce or discover peers on the local network.
+    pub no_mdns: bool,
 }
 
 /// What to do instead of starting the app.
@@ -34,12 +38,15 @@ pub enum Exit {
 pub const USAGE: &str = "\
 Cohort: study together, on your own devices.
 
-Usage: cohort-desktop [--data-dir PATH] [--no-sample] [cohort://join/<ticket>]
+Usage: cohort-desktop [--data-dir PATH] [--no-sample] [--offline] [--no-mdns] [cohort://join/<ticket>]
 
 Options:
   --data-dir PATH   open this data dir (default: $COHORT_DATA_DIR, else the platform's
                     data dir, e.g. ~/.local/share/cohort)
   --no-sample       do not create the sample course on first launch
+  --offline         do not sync: no listening, no connections (edits stay on this device
+                    until a later launch without --offline)
+  --no-mdns         do not announce this device or look for peers on the local network
   -h, --help        print this help
   -V, --version     print the version
 ";
@@ -56,6 +63,8 @@ impl Options {
         let mut options = Options {
             data_dir: env_data_dir.filter(|d| !d.is_empty()).map(PathBuf::from),
             no_sample: false,
+            offline: false,
+            no_mdns: false,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -67,6 +76,8 @@ impl Options {
                 "-h" | "--help" => return Err(Exit::Help),
                 "-V" | "--version" => return Err(Exit::Version),
                 "--no-sample" => options.no_sample = true,
+                "--offline" => options.offline = true,
+                "--no-mdns" => options.no_mdns = true,
                 "--data-dir" => {
                     let dir = args
                         .next()
@@ -120,6 +131,14 @@ mod tests {
         assert_eq!(o, Options::default());
         let o = parse(&["--no-sample", "cohort://join/x"], None).expect("parses");
         assert!(o.no_sample);
+    }
+
+    #[test]
+    fn network_flags_are_read() {
+        let o = parse(&["--offline"], None).expect("parses");
+        assert!(o.offline && !o.no_mdns);
+        let o = parse(&["--no-mdns"], None).expect("parses");
+        assert!(o.no_mdns && !o.offline);
     }
 
     #[test]

@@ -56,6 +56,11 @@ impl Shell {
         Ok((shell, first_run))
     }
 
+    /// The shared core, for the sync node (which runs over the same `Api`).
+    pub fn api(&self) -> Arc<Mutex<Api>> {
+        Arc::clone(&self.api)
+    }
+
     /// The open data dir.
     pub fn root(&self) -> &Path {
         &self.root

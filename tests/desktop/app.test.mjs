@@ -1,22 +1,29 @@
 // The real Cohort desktop app, driven through tauri-driver + WebKitWebDriver under Xvfb.
 // Started by ./run.sh, which builds the app, starts Xvfb and tauri-driver and sets:
 //   COHORT_DESKTOP_APP  the binary      WEBDRIVER_PORT  tauri-driver's port
+//   COHORT_BIN          the `cohort` CLI (the peer)
 //   COHORT_DATA_DIR     a fresh data dir (kept across the two launches below)
 //   SCREENSHOT_DIR      where the screenshots go (docs/screenshots)
 //
 // Scenario: first launch on an empty data dir (the sample course is created), first run
 // (create a profile, create a cohort), create a course, a module and a lesson, post a
 // thread, find it with search; then quit, launch again on the same data dir, and find
-// everything still there.
+// everything still there. Last, another member's `cohort serve` node on loopback invites
+// the app: it joins by ticket in the sync panel, the peer's cohort and course arrive through
+// the app's own node, and a thread posted in the app reaches the peer.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { remote } from 'webdriverio';
 
 const APP = required('COHORT_DESKTOP_APP');
+const COHORT_BIN = required('COHORT_BIN');
 const PORT = Number(required('WEBDRIVER_PORT'));
 const SCREENSHOTS = required('SCREENSHOT_DIR');
 const WAIT = 20_000;
@@ -34,8 +41,8 @@ function required(name) {
   return value;
 }
 
-/** Starts the app in a new WebDriver session. */
-async function launch() {
+/** Starts the app in a new WebDriver session (LAN discovery off: peers come from tickets). */
+async function launch(args = ['--no-mdns']) {
   return remote({
     hostname: '127.0.0.1',
     port: PORT,
@@ -45,7 +52,7 @@ async function launch() {
     capabilities: {
       // WebKitWebDriver speaks classic WebDriver, not BiDi.
       'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application: APP, args: [] },
+      'tauri:options': { application: APP, args },
     },
   });
 }
@@ -125,6 +132,59 @@ async function search(browser, query, expected) {
   }
   await browser.keys('Escape');
   await (await byTestId(browser, 'search-dialog')).waitForDisplayed({ reverse: true });
+}
+
+const run = promisify(execFile);
+
+/** A `cohort serve` peer on loopback: another member's device, run by the CLI. */
+class Peer {
+  constructor(name) {
+    this.dir = mkdtempSync(join(tmpdir(), `cohort-desktop-peer-`));
+    this.name = name;
+    this.proc = null;
+    this.log = '';
+  }
+
+  async cli(...args) {
+    try {
+      const { stdout } = await run(COHORT_BIN, ['--data-dir', this.dir, '--json', ...args], { timeout: 90_000 });
+      return stdout.trim() ? JSON.parse(stdout) : null;
+    } catch (e) {
+      throw new Error(`cohort ${args.join(' ')} failed: ${e.stderr || e.message}\n${this.log}`);
+    }
+  }
+
+  async serve() {
+    this.proc = spawn(
+      COHORT_BIN,
+      ['--data-dir', this.dir, 'serve', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.proc.stdout.on('data', (d) => (this.log += d));
+    this.proc.stderr.on('data', (d) => (this.log += d));
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      try {
+        const info = JSON.parse(readFileSync(join(this.dir, 'serve.json'), 'utf8'));
+        if (info.pid === this.proc.pid) return;
+      } catch {
+        // Not written yet.
+      }
+      if (this.proc.exitCode !== null) throw new Error(`${this.name}'s node exited:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`${this.name}'s node did not start:\n${this.log}`);
+      await sleep(100);
+    }
+  }
+
+  async stop() {
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const gone = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await gone;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 describe('the desktop app', () => {
@@ -224,6 +284,54 @@ describe('the desktop app', () => {
     await click(browser, `a[href="#/space/${space}"]`);
     await (await byTestId(browser, 'cohort-home')).waitForDisplayed();
     await browser.saveScreenshot(join(SCREENSHOTS, 'desktop-main.png'));
+    await quit(browser);
+    browser = null;
+  });
+
+  test("joins a peer's cohort by ticket and syncs both ways", async (t) => {
+    const bea = new Peer('Bea');
+    t.after(() => bea.stop());
+    await bea.cli('init', '--name', 'Bea');
+    const peerSpace = (await bea.cli('space', 'new', 'Peer cohort')).id;
+    await bea.cli('course', 'new', '--space', 'Peer cohort', 'Shared botany');
+    await bea.serve();
+    const invite = await bea.cli('invite', 'create', '--space', 'Peer cohort');
+    assert.match(invite.ticket, /^cohort1/);
+
+    browser = await launch();
+    await click(browser, '[data-testid="nav-sync"]');
+    await typeInto(browser, '#join-ticket', invite.ticket);
+    await click(browser, '[data-testid="join-form"] button[type="submit"]');
+    // The app's own node dials Bea, is admitted, and the cohort arrives with its course.
+    try {
+      await browser.waitUntil(
+        async () => (await textOf(browser, '[data-testid="sidebar"]')).includes('Peer cohort'),
+        { timeout: 60_000 },
+      );
+    } catch {
+      throw new Error(`the peer's cohort never arrived; Bea's node said:\n${bea.log}`);
+    }
+    await click(browser, `a[href="#/space/${peerSpace}/courses"]`);
+    await browser.waitUntil(
+      async () => (await textOf(browser, '[data-testid="courses"]')).includes('Shared botany'),
+      { timeout: 60_000, timeoutMsg: 'the peer\'s course did not sync to the desktop app' },
+    );
+
+    // A thread posted in the app reaches Bea's device.
+    const title = 'Posted from the desktop app';
+    await click(browser, `a[href="#/space/${peerSpace}/threads"]`);
+    await click(browser, '[data-testid="new-thread"]');
+    await typeInto(browser, '#nt-title', title);
+    await typeInto(browser, '#nt-body', 'Does this reach Bea?');
+    await click(browser, '[data-testid="new-thread-form"] button[type="submit"]');
+    await waitForHash(browser, /^#\/thread\/[0-9a-f]{32}$/);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const threads = await bea.cli('thread', 'list', '--space', 'Peer cohort');
+      if (JSON.stringify(threads).includes(title)) break;
+      if (Date.now() > deadline) throw new Error(`the thread never reached Bea: ${JSON.stringify(threads)}`);
+      await sleep(300);
+    }
     await quit(browser);
     browser = null;
   });

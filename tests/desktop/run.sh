@@ -9,6 +9,7 @@
 # Environment:
 #   CARGO_TARGET_DIR      build dir (default: $HOME/.cache/cohort-target)
 #   COHORT_DESKTOP_APP    test this binary instead of building one
+#   COHORT_BIN            the `cohort` CLI for the peer in the sync test (default: built here)
 #   KEEP_TMP=1            keep the temp dir (data dir, logs) for a look afterwards
 set -euo pipefail
 
@@ -98,6 +99,12 @@ if [ -z "${COHORT_DESKTOP_APP:-}" ]; then
     COHORT_DESKTOP_APP="$CARGO_TARGET_DIR/debug/cohort-desktop"
 fi
 export COHORT_DESKTOP_APP
+# The `cohort` CLI plays the other member in the sync test.
+if [ -z "${COHORT_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --locked -p cohort-cli)
+    COHORT_BIN="$CARGO_TARGET_DIR/debug/cohort"
+fi
+export COHORT_BIN
 if [ ! -f "$HERE/node_modules/.package-lock.json" ] ||
     [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
     npm ci --prefix "$HERE" --no-audit --no-fund
