@@ -15,7 +15,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
@@ -119,7 +118,26 @@ fn enter_then<T: Send + 'static>(
     })
 }
 
-/// Deletes namespaces with [`PREFIX`] whose creating process is gone.
+/// Kills every process still running in namespace `ns`, then deletes it.
+fn kill_and_delete(ns: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let _ = Command::new("ip")
+        .args(["netns", "del", ns])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Deletes namespaces with [`PREFIX`] whose creating test process is gone (killed before its
+/// destructors ran), with whatever that test left running in them.
 fn delete_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
@@ -136,10 +154,7 @@ fn delete_stale() {
             continue;
         };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("ip")
-                .args(["netns", "del", name])
-                .stderr(Stdio::null())
-                .status();
+            kill_and_delete(name);
         }
     }
 }
@@ -186,10 +201,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for ns in self.namespaces.iter().rev() {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
+            kill_and_delete(ns);
         }
     }
 }
@@ -451,7 +463,7 @@ impl DelayLine {
     fn start(ns: &str, queue: u16, delay: Duration) -> DelayLine {
         let stop = Arc::new(AtomicBool::new(false));
         let delayed = Arc::new(AtomicUsize::new(0));
-        let (ready_tx, ready_rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (stop2, delayed2) = (stop.clone(), delayed.clone());
         let thread = enter_then(ns, move || {
             let socket = bind_queue(queue);
@@ -545,20 +557,17 @@ fn hold_packets(
     let mut held: VecDeque<(Instant, u32)> = VecDeque::new();
     let mut buf = vec![0u8; 1 << 16];
     while !stop.load(Ordering::Relaxed) {
-        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            Ok(n) => {
-                let now = Instant::now();
-                for (kind, payload) in messages(&buf[..n]) {
-                    if kind == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
-                        && let Some(id) = packet_id(payload)
-                    {
-                        held.push_back((now + delay, id));
-                    }
+        // An error is a timeout (nothing queued) or an overflowed socket buffer (those
+        // packets stay in the kernel queue until it drops them: more loss, not a failure).
+        if let Ok(n) = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            let now = Instant::now();
+            for (kind, payload) in messages(&buf[..n]) {
+                if kind == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
+                    && let Some(id) = packet_id(payload)
+                {
+                    held.push_back((now + delay, id));
                 }
             }
-            // Timeout (nothing queued), or the socket buffer overflowed (those packets
-            // stay in the kernel queue until it drops them: more loss, not a failure).
-            Err(_) => {}
         }
         let now = Instant::now();
         while held.front().is_some_and(|(due, _)| *due <= now) {
