@@ -72,6 +72,10 @@ setup_tests() {
     echo "python:  $(python3 --version 2>&1)"
     need_cmd node nodejs
     need_cmd npm npm
+    # crates/cli/tests/netns.rs: network namespaces and veths (ip), packet loss and the
+    # NFQUEUE delay line in the router namespace (iptables).
+    need_cmd ip iproute2
+    need_cmd iptables iptables
     echo "node:    $(node --version) (npm $(npm --version))"
 }
 

@@ -10,9 +10,10 @@
 //!   without ever blocking the loop on a slow peer;
 //! - local edits (core change events) are offered to connected peers at once
 //!   ([`Core::sync_poll`]);
-//! - peers seen are remembered (address, last seen) and redialed with backoff; the
-//!   inviters of pending joins are dialed until a member admits this device; peers found by
-//!   mDNS on the LAN are dialed once.
+//! - peers seen are remembered (address, last seen) and, like peers found by mDNS on the
+//!   LAN, redialed with backoff whenever they are not connected (until the engine turns
+//!   them away); the inviters of pending joins are dialed until a member admits this
+//!   device.
 //!
 //! The core is shared with the caller (the CLI's command socket, the desktop shell) behind
 //! one `Mutex`; the loop holds it only for one engine call at a time.
@@ -569,6 +570,12 @@ impl<H: CoreHost> Loop<H> {
                     record.last_seen = Some(now);
                     shared.connected.insert(peer.to_string());
                 }
+                // Keep the peer connected from now on: whenever the connection is lost (a
+                // cut link, the peer restarting), the network redials this address with
+                // backoff. Peers the engine turns away are forgotten again (`Disconnect`).
+                if let Err(e) = self.net.add_known_peer(peer, addr.clone()).await {
+                    tracing::debug!(error = %e, "cannot add a known peer");
+                }
                 self.spawn_writer(peer, written_tx.clone());
                 let me = {
                     let mut host = lock(&self.host);
@@ -627,13 +634,12 @@ impl<H: CoreHost> Loop<H> {
                     return;
                 }
                 tracing::info!(%peer, "found a device on the local network");
-                if let Some(addr) = addrs.into_iter().next() {
-                    let net = self.net.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = net.dial(addr.clone()).await {
-                            tracing::debug!(%addr, error = %e, "cannot reach a discovered device");
-                        }
-                    });
+                // Every advertised address (TCP and QUIC) is tried, and retried with backoff
+                // while the device cannot be reached.
+                for addr in addrs {
+                    if let Err(e) = self.net.add_known_peer(peer, addr).await {
+                        tracing::debug!(error = %e, "cannot add a discovered device");
+                    }
                 }
             }
             NetEvent::ListenAddr(addr) => self.listening(addr),

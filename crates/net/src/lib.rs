@@ -36,7 +36,9 @@
 //! ## Reconnecting
 //! [`NetHandle::add_known_peer`] (or a `/p2p/`-terminated address in
 //! [`NetConfig::known_peers`]) keeps a peer connected: whenever it is not, the node redials
-//! with capped exponential backoff and deterministic jitter ([`Backoff`]).
+//! with capped exponential backoff and deterministic jitter ([`Backoff`]). Every connection
+//! is pinged every 5 s; one whose ping goes unanswered for 10 s is closed, so a cut link is
+//! noticed (and redialing starts) even where TCP would keep the dead connection open.
 //!
 //! ## Device keys
 //! A device is named by its Ed25519 public key; [`peer_id_from_device_key`] and

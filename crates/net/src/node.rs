@@ -43,6 +43,12 @@ const RECONNECT_TICK: Duration = Duration::from_millis(100);
 /// How long [`Net::start`] waits for the listeners to report their addresses.
 const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
+/// How often each connection is pinged, and how long a ping may take before the connection
+/// counts as dead and is closed (a TCP connection across a cut link otherwise stays
+/// "established" until the kernel gives up, many minutes later).
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
@@ -174,7 +180,11 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
                     IDENTIFY_VERSION.to_owned(),
                     key.public(),
                 )),
-                ping: ping::Behaviour::default(),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(PING_INTERVAL)
+                        .with_timeout(PING_TIMEOUT),
+                ),
                 mdns: Toggle::from(mdns),
                 autonat: autonat::Behaviour::new(peer_id, autonat::Config::default()),
                 relay_client,
@@ -778,6 +788,17 @@ impl Node {
                         self.swarm.add_peer_address(peer, addr.clone());
                     }
                     self.emit(NetEvent::Discovered { peer, addrs });
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                // A peer that does not speak ping is not dead; one that stops answering is.
+                if !matches!(error, ping::Failure::Unsupported) {
+                    tracing::debug!(%peer, %error, "ping failed; closing the connection");
+                    self.swarm.close_connection(connection);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {

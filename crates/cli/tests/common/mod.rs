@@ -1,5 +1,7 @@
 //! Shared helpers for the end-to-end tests of the `cohort` binary: a temporary data dir,
-//! running one command, and a guard that kills a spawned process however the test ends.
+//! running one command, and a guard that kills a spawned process however the test ends;
+//! [`node`] runs `cohort serve` peers and reads what they hold, [`netns`] builds networks of
+//! Linux network namespaces for them.
 
 #![allow(
     dead_code,
@@ -11,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
 use serde_json::Value;
+
+pub mod netns;
+pub mod node;
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -103,6 +108,8 @@ impl Run {
 pub struct Cohort {
     /// The data dir.
     pub dir: PathBuf,
+    /// The network namespace every command of this user runs in (`ip netns exec`), if any.
+    pub netns: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -112,6 +119,7 @@ impl Cohort {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temp dir: {e}"));
         Cohort {
             dir: tmp.path().join("data"),
+            netns: None,
             _tmp: Some(tmp),
         }
     }
@@ -120,8 +128,34 @@ impl Cohort {
     pub fn at(dir: impl Into<PathBuf>) -> Cohort {
         Cohort {
             dir: dir.into(),
+            netns: None,
             _tmp: None,
         }
+    }
+
+    /// The same user, with every command (and node) run inside network namespace `ns`.
+    pub fn in_netns(mut self, ns: &str) -> Cohort {
+        self.netns = Some(ns.to_owned());
+        self
+    }
+
+    /// A `cohort` command on this data dir (inside this user's namespace, if any), with
+    /// everything that could leak in from the environment removed.
+    pub fn command(&self) -> Command {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns.as_str(), bin()]);
+                c
+            }
+            None => Command::new(bin()),
+        };
+        cmd.env_remove("COHORT_DATA_DIR")
+            .env_remove("COHORT_LOG")
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null());
+        cmd
     }
 
     /// The database file.
@@ -131,7 +165,8 @@ impl Cohort {
 
     /// Runs `cohort --data-dir DIR ARGS...` to completion.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = command(&self.dir)
+        let out = self
+            .command()
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin()));
@@ -171,7 +206,8 @@ impl Cohort {
     pub fn batch(&self, stderr_file: &Path) -> Batch {
         let stderr = std::fs::File::create(stderr_file)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", stderr_file.display()));
-        let mut child = command(&self.dir)
+        let mut child = self
+            .command()
             .arg("batch")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
