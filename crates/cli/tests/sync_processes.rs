@@ -5,95 +5,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Cohort, KillOnDrop, command};
+use common::{Cohort, eventually, eventually_logged, init, serve, stop};
 use serde_json::Value;
 
 const SPACE: &str = "Night school";
-
-/// Starts `cohort serve` on loopback (`tcp` or `quic`), mDNS off, logging to a file next to
-/// the data dir; returns once it answers commands.
-fn serve(who: &Cohort, transport: &str) -> KillOnDrop {
-    let listen = match transport {
-        "quic" => "/ip4/127.0.0.1/udp/0/quic-v1",
-        _ => "/ip4/127.0.0.1/tcp/0",
-    };
-    std::fs::create_dir_all(&who.dir).unwrap_or_else(|e| panic!("data dir: {e}"));
-    let log = who.dir.with_extension("serve.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .unwrap_or_else(|e| panic!("log file: {e}"));
-    let err = file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
-    let child = command(&who.dir)
-        .args(["serve", "--listen", listen, "--no-mdns"])
-        .env("COHORT_LOG", "info")
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start cohort serve: {e}"));
-    let pid = child.id();
-    let guard = KillOnDrop(Some(child));
-    // Ready once its own serve file is there (a killed node leaves a stale one behind).
-    eventually(
-        &format!("cohort serve on {} answers", who.dir.display()),
-        30,
-        || {
-            std::fs::read(who.dir.join("serve.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .is_some_and(|v| v["pid"] == pid)
-                && who.run(&["me"]).code == Some(0)
-        },
-    );
-    guard
-}
-
-/// Stops a node with SIGTERM; it must exit cleanly and remove its serve file.
-fn stop(who: &Cohort, mut node: KillOnDrop) {
-    let _ = nix::sys::signal::kill(node.pid(), nix::sys::signal::Signal::SIGTERM);
-    let status = node.wait();
-    assert!(
-        status.success(),
-        "cohort serve must stop cleanly on SIGTERM: {status}; log:\n{}",
-        log_of(&who.dir)
-    );
-    assert!(
-        !who.dir.join("serve.json").exists(),
-        "a stopped node removes its serve file"
-    );
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.with_extension("serve.log")).unwrap_or_default()
-}
-
-/// Like `eventually`, printing the nodes' logs when it times out.
-fn eventually_logged(what: &str, secs: u64, nodes: &[&Cohort], check: impl FnMut() -> bool) {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        eventually(what, secs, check)
-    }));
-    if let Err(e) = result {
-        for n in nodes {
-            eprintln!("--- log of {} ---\n{}", n.dir.display(), log_of(&n.dir));
-        }
-        std::panic::resume_unwind(e);
-    }
-}
-
-fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("timed out after {secs} s waiting until {what}");
-}
 
 fn note_titles(who: &Cohort) -> Vec<String> {
     let run = who.run(&["--json", "note", "list", "--space", SPACE]);
@@ -133,12 +50,6 @@ fn member_names(who: &Cohort) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-fn init(name: &str) -> Cohort {
-    let who = Cohort::fresh();
-    who.ok(&["init", "--name", name]);
-    who
 }
 
 /// Story: Ada runs a cohort on her always-on node. Ben joins by ticket through his own

@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -277,4 +278,111 @@ impl Batch {
         serde_json::from_str(&answer)
             .unwrap_or_else(|e| panic!("the batch answer {answer:?} should be JSON: {e}"))
     }
+}
+
+// ------------------------------------------------------------- running nodes ---
+
+/// A fresh data dir whose person is called `name`.
+pub fn init(name: &str) -> Cohort {
+    let who = Cohort::fresh();
+    who.ok(&["init", "--name", name]);
+    who
+}
+
+/// Starts `cohort serve` on loopback (`tcp` or `quic`), mDNS off, logging to a file next to
+/// the data dir; returns once it answers commands.
+pub fn serve(who: &Cohort, transport: &str) -> KillOnDrop {
+    serve_with(who, transport, &[])
+}
+
+/// [`serve`] with more arguments for `cohort serve` (e.g. `--peer ADDR`).
+pub fn serve_with(who: &Cohort, transport: &str, extra: &[&str]) -> KillOnDrop {
+    let listen = match transport {
+        "quic" => "/ip4/127.0.0.1/udp/0/quic-v1",
+        _ => "/ip4/127.0.0.1/tcp/0",
+    };
+    std::fs::create_dir_all(&who.dir).unwrap_or_else(|e| panic!("data dir: {e}"));
+    let log = who.dir.with_extension("serve.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("log file: {e}"));
+    let err = file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+    let child = command(&who.dir)
+        .args(["serve", "--listen", listen, "--no-mdns"])
+        .args(extra)
+        .env("COHORT_LOG", "info")
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start cohort serve: {e}"));
+    let pid = child.id();
+    let guard = KillOnDrop(Some(child));
+    // Ready once its own serve file is there (a killed node leaves a stale one behind).
+    eventually(
+        &format!("cohort serve on {} answers", who.dir.display()),
+        30,
+        || {
+            std::fs::read(who.dir.join("serve.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|v| v["pid"] == pid)
+                && who.run(&["me"]).code == Some(0)
+        },
+    );
+    guard
+}
+
+/// Stops a node with SIGTERM; it must exit cleanly and remove its serve file.
+pub fn stop(who: &Cohort, mut node: KillOnDrop) {
+    let _ = nix::sys::signal::kill(node.pid(), nix::sys::signal::Signal::SIGTERM);
+    let status = node.wait();
+    assert!(
+        status.success(),
+        "cohort serve must stop cleanly on SIGTERM: {status}; log:\n{}",
+        log_of(&who.dir)
+    );
+    assert!(
+        !who.dir.join("serve.json").exists(),
+        "a stopped node removes its serve file"
+    );
+}
+
+pub fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.with_extension("serve.log")).unwrap_or_default()
+}
+
+/// The libp2p addresses a running node printed (`/p2p/`-terminated), from its log.
+pub fn listen_addrs(who: &Cohort) -> Vec<String> {
+    log_of(&who.dir)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("listen"))
+        .map(|a| a.trim().to_owned())
+        .filter(|a| a.contains("/p2p/"))
+        .collect()
+}
+
+/// Like `eventually`, printing the nodes' logs when it times out.
+pub fn eventually_logged(what: &str, secs: u64, nodes: &[&Cohort], check: impl FnMut() -> bool) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually(what, secs, check)
+    }));
+    if let Err(e) = result {
+        for n in nodes {
+            eprintln!("--- log of {} ---\n{}", n.dir.display(), log_of(&n.dir));
+        }
+        std::panic::resume_unwind(e);
+    }
+}
+
+pub fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out after {secs} s waiting until {what}");
 }
