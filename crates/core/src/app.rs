@@ -224,6 +224,7 @@ impl Core {
         core.load_memberships()?;
         core.load_joins()?;
         core.load_link()?;
+        core.expect_listed_cohorts()?;
         core.load_sync_times()?;
         Ok(core)
     }

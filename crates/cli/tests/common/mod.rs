@@ -13,9 +13,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cohort")
+/// The binary under test: the one cargo built, or `COHORT_TEST_BIN` when set (a copy of it,
+/// for a shared target dir whose `cohort` another checkout's build may replace mid-run).
+pub fn bin() -> String {
+    std::env::var("COHORT_TEST_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_cohort").to_owned())
 }
 
 /// A `cohort` command with everything that could leak in from the environment removed.

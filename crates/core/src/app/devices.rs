@@ -533,8 +533,33 @@ impl Core {
         }
         self.commit(batch)?;
 
-        // Cohorts of this person not held here yet (a newly linked device): expect them,
-        // so peers offering them are answered and the node asks for them.
+        self.expect_listed_cohorts()
+    }
+
+    /// This person's other devices, from the personal log (or, while this device is being
+    /// linked, from the log of the personal space it is joining), if it lists this one.
+    pub(super) fn own_devices(&self) -> BTreeSet<DeviceId> {
+        let me = self.device();
+        let (space, person) = match &self.sync.linking {
+            Some(link) => (link.space, link.person),
+            None => (self.me.personal_space, self.me.person),
+        };
+        self.sync
+            .memberships
+            .get(&space)
+            .and_then(|s| s.members().get(&person))
+            .filter(|m| m.devices.contains(&me))
+            .map(|m| m.devices.iter().copied().filter(|d| *d != me).collect())
+            .unwrap_or_default()
+    }
+
+    /// Expects the cohorts the profile lists that are not held here yet (a newly linked
+    /// device), so peers offering them are answered and this device offers them.
+    pub(super) fn expect_listed_cohorts(&mut self) -> Result<()> {
+        if self.sync.linking.is_some() {
+            return Ok(());
+        }
+        let profile = Profile::read(self.doc(self.me.profile)?)?;
         for space in profile.cohorts.keys() {
             if !self.sync.memberships.contains_key(space) && self.sync.joining.insert(*space) {
                 self.sync.membership_changed = true;

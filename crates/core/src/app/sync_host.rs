@@ -21,6 +21,9 @@ use crate::views::{ChangeEvent, ChangeKind, MemberView};
 
 /// The store key holding when each space was last in sync.
 const SYNC_TIMES_KEY: &str = "sync.last_sync";
+/// The first wait before offering a refused session again, and the longest.
+const RETRY_FIRST_MS: i64 = 2_000;
+const RETRY_MAX_MS: i64 = 60_000;
 
 /// The sync engine and the state the core keeps for it.
 pub(super) struct SyncState {
@@ -47,6 +50,10 @@ pub(super) struct SyncState {
     /// Whether a membership log or the profile changed since the person's devices were last
     /// reconciled with their cohorts (see `Core::reconcile_devices`).
     pub(super) devices_due: bool,
+    /// When to offer refused sessions again, and the wait after that (a peer may refuse
+    /// only because a membership entry has not reached it yet).
+    retry: Option<Timestamp>,
+    retry_delay: i64,
     /// When each space was last in sync with a peer (wall clock).
     last_sync: BTreeMap<SpaceId, Timestamp>,
     /// Happenings for the UI, drained by [`Core::take_sync_notices`].
@@ -66,6 +73,8 @@ impl SyncState {
             newly_joined: Vec::new(),
             linking: None,
             devices_due: false,
+            retry: None,
+            retry_delay: RETRY_FIRST_MS,
             last_sync: BTreeMap::new(),
             notices: Vec::new(),
         }
@@ -146,6 +155,8 @@ struct HostAuth<'a> {
     /// The personal space being linked into: its person, and the device that made the
     /// ticket (the only peer trusted with it until its log arrives), if the ticket said.
     linking: Option<(SpaceId, PersonId, Option<DeviceId>)>,
+    /// This person's other devices (from the personal log, or the one being linked into).
+    own: BTreeSet<DeviceId>,
     me: DeviceId,
 }
 
@@ -194,7 +205,9 @@ impl HostAuth<'_> {
             // A personal space without a log (a data dir from before device linking) is
             // this device's alone.
             None if space == self.personal => device == self.me,
-            None => self.trusts_joining(space, device),
+            // A space held by nobody here yet: one expected, or one this person's own other
+            // device offers (it offers only spaces it lets this device read).
+            None => self.trusts_joining(space, device) || self.own.contains(&device),
         }
     }
 }
@@ -302,6 +315,8 @@ impl Core {
         self.sync.memberships.insert(space, state);
         self.sync.membership_changed = true;
         self.sync.devices_due = true;
+        // A membership change is what makes a refused session worth offering again soon.
+        self.sync.retry_delay = RETRY_FIRST_MS;
         Ok(())
     }
 
@@ -425,6 +440,11 @@ impl Core {
             if std::mem::take(&mut self.sync.devices_due) {
                 self.reconcile_devices()?;
             }
+            if self.sync.retry.is_some_and(|at| self.clock.now() >= at) {
+                // Offer refused sessions again (dialed connections re-offer what they share).
+                self.sync.retry = None;
+                self.sync.membership_changed = true;
+            }
             // A confirmed join writes this person's member card, a local change like any.
             for space in std::mem::take(&mut self.sync.newly_joined) {
                 self.joined(space)?;
@@ -454,6 +474,7 @@ impl Core {
         let me = self.device();
         let personal = self.me.personal_space;
         let person = self.me.person;
+        let own = self.own_devices();
         let effects = {
             let SyncState {
                 engine,
@@ -477,6 +498,7 @@ impl Core {
                 personal,
                 person,
                 linking: linking.as_ref().map(|l| (l.space, l.person, l.issuer)),
+                own,
                 me,
             };
             engine.handle(now, event, &mut docs, &auth)
@@ -502,6 +524,11 @@ impl Core {
                 } => {
                     if self.sync.requests.contains_key(&space) {
                         self.note_refusal(space, reason)?;
+                    }
+                    if self.sync.retry.is_none() {
+                        let delay = self.sync.retry_delay;
+                        self.sync.retry = Some(Timestamp(self.clock.now().millis() + delay));
+                        self.sync.retry_delay = (delay * 2).min(RETRY_MAX_MS);
                     }
                     self.sync.notices.push(SyncNotice {
                         kind: SyncNoticeKind::Refused,
