@@ -996,6 +996,45 @@ mod tests {
     }
 
     #[test]
+    fn device_commands_run_through_call() {
+        let dir = cohort_testkit::temp_dir().expect("temp dir");
+        let mut api = open(dir.path());
+        let me = call(&mut api, "me", json!({}));
+        let devices = call(&mut api, "device_list", json!({}));
+        assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
+        assert_eq!(devices[0]["device"], me["device"]);
+        assert_eq!(devices[0]["this_device"], true);
+        let link = call(&mut api, "device_link", json!({"expires_minutes": 30}));
+        assert!(
+            link["ticket"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("cohort1")),
+            "{link}"
+        );
+        assert_eq!(link["person"], me["person"]);
+        assert_eq!(
+            link["expires_at"],
+            cohort_testkit::EPOCH.millis() + 30 * 60_000
+        );
+        assert_eq!(
+            call_err(&mut api, "device_link", json!({"expires_minutes": 0})).code,
+            ErrorCode::InvalidInput
+        );
+        let own = call_err(&mut api, "device_add", json!({"ticket": link["ticket"]}));
+        assert_eq!(own.code, ErrorCode::InvalidInput, "{own:?}");
+        assert_eq!(call(&mut api, "device_linking", json!({})), Value::Null);
+        let this = me["device"].as_str().unwrap_or_default().to_owned();
+        let err = call_err(&mut api, "device_remove", json!({"device": &this[..8]}));
+        assert_eq!(
+            err.code,
+            ErrorCode::InvalidInput,
+            "this device cannot remove itself"
+        );
+        let err = call_err(&mut api, "device_remove", json!({"device": "ffffffff"}));
+        assert_eq!(err.code, ErrorCode::NotFound);
+    }
+
+    #[test]
     fn the_commands_interface_lists_every_command_once() {
         let files = typescript_bindings().expect("bindings");
         let commands = &files["commands.ts"];
