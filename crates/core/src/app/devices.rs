@@ -499,8 +499,20 @@ impl Core {
             self.append_entry(space, action, message)?;
         }
 
+        // The profile and member cards: a damaged one is reported and left alone, so it
+        // never stops sync.
         let profile_id = self.me.profile;
-        let profile = Profile::read(self.doc(profile_id)?)?;
+        let profile = match self.doc(profile_id).map(Profile::read) {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the profile is damaged; its cohorts are not listed");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the profile cannot be loaded; its cohorts are not listed");
+                return Ok(());
+            }
+        };
         let actor = self.actor.to_hex_string();
         let name = self.device_name();
         let mut batch = self.batch();
@@ -509,26 +521,33 @@ impl Core {
                 // The charter has not arrived yet; the next reconcile lists it.
                 continue;
             };
-            if profile.cohorts.get(space) != Some(&charter.name) {
-                self.edit_in(
+            if profile.cohorts.get(space) != Some(&charter.name)
+                && let Err(e) = self.edit_in(
                     &mut batch,
                     profile_id,
                     "list cohort",
                     Fts::Keep,
                     |doc, _| Profile::set_cohort(doc, *space, &charter.name),
-                )?;
+                )
+            {
+                tracing::warn!(%space, error = %e, "cannot list a cohort in the profile");
             }
             let card = self.member_card_id(*space);
             if self.store.meta(card)?.is_none() {
                 continue;
             }
-            let listed = Profile::read(self.doc(card)?)
-                .map(|c| c.devices.iter().any(|d| d.actor == actor))
-                .unwrap_or(true);
-            if !listed {
-                self.edit_in(&mut batch, card, "add device", Fts::Keep, |doc, now| {
-                    Profile::add_device(doc, &actor, &name, now)
-                })?;
+            let listed = match self.doc(card).map(Profile::read) {
+                Ok(Ok(c)) => c.devices.iter().any(|d| d.actor == actor),
+                // A damaged card is not edited.
+                _ => true,
+            };
+            if !listed
+                && let Err(e) =
+                    self.edit_in(&mut batch, card, "add device", Fts::Keep, |doc, now| {
+                        Profile::add_device(doc, &actor, &name, now)
+                    })
+            {
+                tracing::warn!(%space, error = %e, "cannot add this device to its member card");
             }
         }
         self.commit(batch)?;
@@ -559,7 +578,11 @@ impl Core {
         if self.sync.linking.is_some() {
             return Ok(());
         }
-        let profile = Profile::read(self.doc(self.me.profile)?)?;
+        let profile = match self.doc(self.me.profile).map(Profile::read) {
+            Ok(Ok(p)) => p,
+            // A damaged profile lists nothing; `me` reports the damage.
+            _ => return Ok(()),
+        };
         for space in profile.cohorts.keys() {
             if !self.sync.memberships.contains_key(space) && self.sync.joining.insert(*space) {
                 self.sync.membership_changed = true;
