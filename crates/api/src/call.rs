@@ -25,10 +25,11 @@ use serde_json::Value;
 use ts_rs::{Config, TS, TypeVisitor};
 
 use crate::{
-    Api, ApiError, ApiResult, ChangeEvent, Charter, CourseView, DocId, DocKind, DocSummary,
-    ErrorCode, HistoryEntry, InviteView, ItemId, JoinView, JournalEntry, LessonView, Me,
-    MemberView, Note, PeerView, PersonId, Progress, Role, SearchResult, SpaceId, SpaceInfo,
-    SpaceSyncView, Splice, Stats, SyncNotice, ThreadKind, ThreadView, Timestamp,
+    Api, ApiError, ApiResult, ChangeEvent, Charter, CourseView, DeviceAddView, DeviceLinkView,
+    DeviceView, DocId, DocKind, DocSummary, ErrorCode, HistoryEntry, InviteView, ItemId, JoinView,
+    JournalEntry, LessonView, LinkingView, Me, MemberView, Note, PeerView, PersonId, Progress,
+    Role, SearchResult, SpaceId, SpaceInfo, SpaceSyncView, Splice, Stats, SyncNotice, ThreadKind,
+    ThreadView, Timestamp,
 };
 
 /// One message on the change-event stream the web server pushes to the UI (WebSocket
@@ -292,6 +293,20 @@ commands! {
     join(JoinArgs { ticket: String }) -> JoinView => |api, a| api.join(&a.ticket);
     /// Removes a person from a cohort (facilitators only); they receive nothing new.
     remove_member(RemoveMemberArgs { space: SpaceId, person: PersonId }) -> () => |api, a| api.remove_member(a.space, a.person);
+
+    // --- your devices ---
+    /// Creates a one-use ticket linking a new device to you, open `expires_minutes` (default 10).
+    device_link(DeviceLinkArgs { expires_minutes: Option<u32> }) -> DeviceLinkView
+        => |api, a| api.device_link(a.expires_minutes);
+    /// On a new device: redeems a device-link ticket; one of your devices links this one when they connect.
+    device_add(DeviceAddArgs { ticket: String, name: Option<String> }) -> DeviceAddView
+        => |api, a| api.device_add(&a.ticket, a.name.as_deref());
+    /// Where a `device_add` stands while it waits (`null` once linked, or if none).
+    device_linking(DeviceLinkingArgs {}) -> Option<LinkingView> => |api, _a| api.device_linking();
+    /// Your devices, this one first, with names and when each was last seen.
+    device_list(DeviceListArgs {}) -> Vec<DeviceView> => |api, _a| api.device_list();
+    /// Unlinks another of your devices (id, id prefix or name); it receives nothing new.
+    device_remove(DeviceRemoveArgs { device: String }) -> () => |api, a| api.device_remove(&a.device);
 }
 
 /// Visits the types the UI needs besides those the commands mention: the error shape and
@@ -978,6 +993,45 @@ mod tests {
             }})
         );
         assert_eq!(EventMessage::Lagged.to_json(), json!({"event": "lagged"}));
+    }
+
+    #[test]
+    fn device_commands_run_through_call() {
+        let dir = cohort_testkit::temp_dir().expect("temp dir");
+        let mut api = open(dir.path());
+        let me = call(&mut api, "me", json!({}));
+        let devices = call(&mut api, "device_list", json!({}));
+        assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
+        assert_eq!(devices[0]["device"], me["device"]);
+        assert_eq!(devices[0]["this_device"], true);
+        let link = call(&mut api, "device_link", json!({"expires_minutes": 30}));
+        assert!(
+            link["ticket"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("cohort1")),
+            "{link}"
+        );
+        assert_eq!(link["person"], me["person"]);
+        assert_eq!(
+            link["expires_at"],
+            cohort_testkit::EPOCH.millis() + 30 * 60_000
+        );
+        assert_eq!(
+            call_err(&mut api, "device_link", json!({"expires_minutes": 0})).code,
+            ErrorCode::InvalidInput
+        );
+        let own = call_err(&mut api, "device_add", json!({"ticket": link["ticket"]}));
+        assert_eq!(own.code, ErrorCode::InvalidInput, "{own:?}");
+        assert_eq!(call(&mut api, "device_linking", json!({})), Value::Null);
+        let this = me["device"].as_str().unwrap_or_default().to_owned();
+        let err = call_err(&mut api, "device_remove", json!({"device": &this[..8]}));
+        assert_eq!(
+            err.code,
+            ErrorCode::InvalidInput,
+            "this device cannot remove itself"
+        );
+        let err = call_err(&mut api, "device_remove", json!({"device": "ffffffff"}));
+        assert_eq!(err.code, ErrorCode::NotFound);
     }
 
     #[test]

@@ -33,7 +33,10 @@ pub use cohort_core::{
     LessonView, ManualClock, Me, MemberView, ModuleView, OpenOptions, RandomIds, SearchResult,
     SequentialIds, SpaceInfo, Stats, SystemClock, ThreadView,
 };
-pub use cohort_core::{InviteView, JoinView, PeerView, SpaceSyncView, SyncNotice, SyncNoticeKind};
+pub use cohort_core::{
+    DeviceAddView, DeviceLinkView, DeviceView, InviteView, JoinView, LinkingView, PeerView,
+    SpaceSyncView, SyncNotice, SyncNoticeKind,
+};
 pub use cohort_model::Role;
 pub use cohort_model::{
     AnchorState, Charter, Course, DocId, DocKind, ItemId, JournalEntry, Lesson, LessonProgress,
@@ -189,6 +192,39 @@ impl Api {
             expires_days.unwrap_or(7),
             addrs,
         )?)
+    }
+
+    /// Creates a one-use ticket that links a new device to you, open for `expires_minutes`
+    /// (default 10, at most a week). It holds this device's addresses; the new device runs
+    /// `cohort device add <ticket>` (or [`Api::device_add`]).
+    pub fn device_link(&mut self, expires_minutes: Option<u32>) -> ApiResult<DeviceLinkView> {
+        let addrs = self.core.ticket_addresses();
+        Ok(self
+            .core
+            .create_device_link(expires_minutes.unwrap_or(10), addrs)?)
+    }
+
+    /// On a new device (a data dir holding nothing of its own): redeems a device-link
+    /// ticket; one of your devices links this one when they connect, and then it holds your
+    /// personal space, profile and cohorts. `name` names this device (default: the
+    /// machine's name).
+    pub fn device_add(&mut self, ticket: &str, name: Option<&str>) -> ApiResult<DeviceAddView> {
+        Ok(self.core.add_device(ticket, name)?)
+    }
+
+    /// Your devices, this one first, with names and when each was last seen.
+    pub fn device_list(&mut self) -> ApiResult<Vec<DeviceView>> {
+        Ok(self.core.devices()?)
+    }
+
+    /// Unlinks another of your devices (id, id prefix or name): it receives nothing new.
+    pub fn device_remove(&mut self, device: &str) -> ApiResult<()> {
+        Ok(self.core.remove_device(device)?)
+    }
+
+    /// Where a `device_add` stands while it waits (`None` once linked, or if none).
+    pub fn device_linking(&mut self) -> ApiResult<Option<LinkingView>> {
+        Ok(self.core.linking()?)
     }
 
     /// Creates the built-in sample: a "Getting started" cohort with a three-lesson course,

@@ -132,6 +132,9 @@ pub enum Command {
     /// Cohort members.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Your devices: link a new one, add this one to your profile, list, remove.
+    #[command(subcommand)]
+    Device(DeviceCmd),
 }
 
 /// How `cohort serve` runs.
@@ -212,6 +215,41 @@ pub enum MemberCmd {
         space: String,
         /// The member: display name or person id prefix.
         member: String,
+    },
+}
+
+/// `cohort device ...`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Print a one-use ticket that links a new device to you: it gets your personal space
+    /// (journal, profile) and your cohorts. Run `cohort device add <ticket>` on it.
+    Link {
+        /// How long the ticket works: minutes, hours or days, as `10m`, `2h`, `1d` (at most
+        /// 7 days).
+        #[arg(long, default_value = "10m")]
+        expires: String,
+    },
+    /// On a new device (a data dir holding nothing of its own yet): become a device of the
+    /// person who made the ticket. Connects to their device until it links this one, then
+    /// syncs (with a running `cohort serve`, the node does it).
+    Add {
+        /// The ticket from `cohort device link` (`cohort1...`).
+        ticket: String,
+        /// A name for this device (default: the machine's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Give up waiting after this many seconds (the link stays pending and `cohort
+        /// serve` keeps trying).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// List your devices, with when each was last seen.
+    List,
+    /// Unlink one of your other devices (id prefix or name): it is disconnected and
+    /// receives nothing new, though it keeps what it has.
+    Remove {
+        /// The device: id prefix (at least 4 hex digits) or name.
+        device: String,
     },
 }
 

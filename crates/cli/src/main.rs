@@ -92,6 +92,9 @@ fn main() -> ExitCode {
         Command::Batch => return batch(&mut api),
         Command::Serve(args) => return serve::serve(&root, api, args),
         Command::Join { ticket, wait } => return join(api, &ticket, wait, cli.json),
+        Command::Device(args::DeviceCmd::Add { ticket, name, wait }) => {
+            return device_add(api, &ticket, name.as_deref(), wait, cli.json);
+        }
         Command::Sync(args::SyncCmd::Now { wait }) => return sync_now(api, wait, cli.json),
         _ => {}
     }
@@ -149,6 +152,82 @@ fn join(api: Api, ticket: &str, wait: u64, json: bool) -> ExitCode {
         );
     } else {
         println!("Joined {name} ({docs} documents).");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `cohort device add` without a running node: runs one until one of the person's devices
+/// links this one and everything of theirs has arrived, a device refuses for good, or `wait`
+/// seconds pass.
+fn device_add(api: Api, ticket: &str, name: Option<&str>, wait: u64, json: bool) -> ExitCode {
+    let started = std::cell::Cell::new(false);
+    let result = serve::with_temporary_node(
+        api,
+        std::time::Duration::from_secs(wait),
+        |api| {
+            api.device_add(ticket, name)?;
+            started.set(true);
+            Ok(())
+        },
+        |api| match api.device_linking() {
+            Ok(Some(link)) => link.hopeless,
+            // Linked: done once the personal space and every cohort of the person arrived.
+            Ok(None) => {
+                let personal = api.personal_space();
+                serve::settled(api, Some(personal))
+                    && api
+                        .sync_status()
+                        .is_ok_and(|s| s.iter().all(|v| v.joining.is_none()))
+            }
+            Err(_) => false,
+        },
+    );
+    let (mut api, done) = match result {
+        Ok(r) => r,
+        Err(e) => return report(&e, json),
+    };
+    if !started.get() {
+        return report(&ApiError::invalid("the ticket was not redeemed"), json);
+    }
+    match api.device_linking() {
+        Ok(Some(link)) => {
+            let why = link
+                .refused
+                .unwrap_or_else(|| "none of your devices answered".into());
+            let message = if link.hopeless {
+                format!("not linked: {why}")
+            } else {
+                format!(
+                    "not linked within {wait} s ({why}). Is `cohort serve` running on the device that made the ticket, and reachable? The link stays pending: `cohort serve` keeps trying."
+                )
+            };
+            return report(&ApiError::invalid(message), json);
+        }
+        Ok(None) => {}
+        Err(e) => return report(&e, json),
+    }
+    let name = api.me().map(|m| m.display_name).unwrap_or_default();
+    let personal = api.personal_space();
+    let journal = api.journal().map(|l| l.len()).unwrap_or(0);
+    let cohorts = api
+        .spaces()
+        .map(|s| s.iter().filter(|s| !s.personal).count())
+        .unwrap_or(0);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "linked": true, "name": name, "personal_space": personal,
+                "journal_entries": journal, "cohorts": cohorts, "complete": done
+            })
+        );
+    } else {
+        println!(
+            "This device is now {name}'s: {journal} journal entries, {cohorts} cohort(s) so far."
+        );
+        if !done {
+            println!("Some of your cohorts are still arriving; `cohort serve` finishes the sync.");
+        }
     }
     ExitCode::SUCCESS
 }

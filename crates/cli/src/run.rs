@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    BodyArgs, Command, CourseCmd, Format, InviteCmd, JournalCmd, KindArg, LessonCmd, MemberCmd,
-    ModuleCmd, NoteCmd, RoleArg, SpaceCmd, SyncCmd, ThreadCmd, ThreadKindArg,
+    BodyArgs, Command, CourseCmd, DeviceCmd, Format, InviteCmd, JournalCmd, KindArg, LessonCmd,
+    MemberCmd, ModuleCmd, NoteCmd, RoleArg, SpaceCmd, SyncCmd, ThreadCmd, ThreadKindArg,
 };
 
 fn io_err(e: std::io::Error) -> ApiError {
@@ -547,6 +547,68 @@ pub fn run<W: Write>(api: &mut Api, command: Command, json: bool, out: &mut W) -
             api.remove_member(space, person)?;
             emit(out, json, &serde_json::Value::Null, |o| {
                 writeln!(o, "Removed {member} from the cohort.")
+            })
+        }
+        Command::Device(DeviceCmd::Link { expires }) => {
+            let minutes = parse_minutes(&expires)?;
+            let link = api.device_link(Some(minutes))?;
+            emit(out, json, &link, |o| {
+                writeln!(o, "{}", link.ticket)?;
+                writeln!(
+                    o,
+                    "\nLinks one new device to you until {} UTC. On that device, with a new data dir, run:\n  cohort device add <ticket>",
+                    format_time(link.expires_at.millis())
+                )?;
+                if link.addrs.is_empty() {
+                    writeln!(
+                        o,
+                        "(no network address is known yet: run `cohort serve` so the new device can reach this one)"
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Device(DeviceCmd::Add { ticket, name, .. }) => {
+            let added = api.device_add(&ticket, name.as_deref())?;
+            emit(out, json, &added, |o| {
+                writeln!(
+                    o,
+                    "Ticket accepted. Your other device links this one when they connect."
+                )
+            })
+        }
+        Command::Device(DeviceCmd::List) => {
+            let devices = api.device_list()?;
+            emit(out, json, &devices, |o| {
+                for d in &devices {
+                    let state = if d.this_device {
+                        "this device".to_owned()
+                    } else if d.connected {
+                        "connected".to_owned()
+                    } else {
+                        match d.last_seen {
+                            Some(t) => format!("last seen {}", format_time(t.millis())),
+                            None => "not seen yet".to_owned(),
+                        }
+                    };
+                    writeln!(
+                        o,
+                        "{}  {:<24} {}",
+                        d.device.get(..12).unwrap_or(&d.device),
+                        d.name,
+                        state
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Command::Device(DeviceCmd::Remove { device }) => {
+            api.device_remove(&device)?;
+            emit(out, json, &serde_json::Value::Null, |o| {
+                writeln!(
+                    o,
+                    "Removed {device}: it receives nothing new (it keeps what it already has)."
+                )
             })
         }
     }
@@ -1102,9 +1164,42 @@ fn parse_days(text: &str) -> ApiResult<u32> {
         })
 }
 
+/// Reads `10m`, `2h` or `1d` (a bare number is minutes).
+fn parse_minutes(text: &str) -> ApiResult<u32> {
+    let t = text.trim().to_lowercase();
+    let (num, factor) = if let Some(n) = t.strip_suffix('d') {
+        (n, 24 * 60)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 60)
+    } else {
+        (t.strip_suffix('m').unwrap_or(&t), 1)
+    };
+    num.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|m| *m > 0)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "--expires {text:?}: give minutes, hours or days, as `10m`, `2h` or `1d`"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_expiry_reads_minutes_hours_and_days() -> Result<(), ApiError> {
+        assert_eq!(super::parse_minutes("10m")?, 10);
+        assert_eq!(super::parse_minutes(" 15 ")?, 15);
+        assert_eq!(super::parse_minutes("2h")?, 120);
+        assert_eq!(super::parse_minutes("1D")?, 1440);
+        assert!(super::parse_minutes("0m").is_err());
+        assert!(super::parse_minutes("later").is_err());
+        Ok(())
+    }
 
     #[test]
     fn quotes_are_found_in_utf16_units() -> Result<(), ApiError> {

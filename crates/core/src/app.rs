@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 
 use crate::env::{Clock, IdSource, RandomIds, SystemClock};
 
+mod devices;
 mod invites;
 mod node_link;
 pub use invites::refusal_message;
@@ -186,11 +187,23 @@ impl Core {
         };
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let cap = NonZeroUsize::new(cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
-        let me = identity.unwrap_or(Identity {
-            person: PersonId::from_bytes(ids.next_id()),
-            personal_space: SpaceId::from_bytes(ids.next_id()),
-            profile: DocId::from_bytes(ids.next_id()),
-        });
+        // A new personal space's id is derived from this device's key, like a cohort's, so
+        // only this device can sign its membership log's `create` entry (the log lists the
+        // person's linked devices).
+        let mut personal_nonce = None;
+        let me = match identity {
+            Some(me) => me,
+            None => {
+                let person = PersonId::from_bytes(ids.next_id());
+                let nonce = ids.next_id();
+                personal_nonce = Some(nonce);
+                Identity {
+                    person,
+                    personal_space: space_id_for(&key.device_id(), nonce),
+                    profile: DocId::from_bytes(ids.next_id()),
+                }
+            }
+        };
         let mut core = Core {
             root: root.to_owned(),
             store,
@@ -205,22 +218,38 @@ impl Core {
             node: None,
             _lock: lock,
         };
-        if core.store.kv_get("me")?.is_none() {
-            core.first_run(display_name.as_deref().unwrap_or("Learner"))?;
+        if let Some(nonce) = personal_nonce {
+            core.first_run(display_name.as_deref().unwrap_or("Learner"), nonce)?;
         }
         core.load_memberships()?;
         core.load_joins()?;
+        core.load_link()?;
+        core.expect_listed_cohorts()?;
         core.load_sync_times()?;
         Ok(core)
     }
 
-    fn first_run(&mut self, display_name: &str) -> Result<()> {
+    /// Creates the profile and the personal space's membership log (this device its first
+    /// device), then records the identity.
+    fn first_run(&mut self, display_name: &str, nonce: [u8; 16]) -> Result<()> {
         let me = self.me.clone();
         let actor = self.actor.to_hex_string();
+        let device_name = self.device_name();
+        let log = self.new_id();
+        let create = self.new_item();
         let mut batch = self.batch();
+        let entry = Action::Create {
+            creator: me.person,
+            nonce,
+        }
+        .signed(&self.key, me.personal_space, create, batch.now);
         self.create_in(&mut batch, me.profile, "create profile", |doc, now| {
             Profile::create(doc, me.profile, me.personal_space, me.person, display_name)?;
-            Profile::add_device(doc, &actor, "this device", now)
+            Profile::add_device(doc, &actor, &device_name, now)
+        })?;
+        self.create_in(&mut batch, log, "create personal membership", |doc, _| {
+            Membership::create(doc, log, me.personal_space)?;
+            Membership::append(doc, &entry)
         })?;
         self.commit(batch)?;
         let record = serde_json::to_vec(&me)
@@ -577,6 +606,8 @@ impl Core {
         })?;
         self.commit(batch)?;
         self.ensure_member_card(space)?;
+        // Lists the cohort in the profile and links this person's other devices to it.
+        self.reconcile_devices()?;
         Ok(space)
     }
 

@@ -40,7 +40,10 @@ pub use cohort_sync::DeviceId;
 pub use cohort_sync::engine::{ConnId, Effect as EngineEffect, Event as EngineEvent};
 pub use env::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use error::{CoreError, Result};
-pub use sync_views::{InviteView, JoinView, PeerView, SpaceSyncView, SyncNotice, SyncNoticeKind};
+pub use sync_views::{
+    DeviceAddView, DeviceLinkView, DeviceView, InviteView, JoinView, LinkingView, PeerView,
+    SpaceSyncView, SyncNotice, SyncNoticeKind,
+};
 pub use views::{
     ChangeEvent, ChangeKind, CourseView, DocSummary, HistoryEntry, LessonRef, LessonView, Me,
     MemberView, ModuleView, SearchResult, SpaceInfo, Stats, ThreadView,

@@ -93,3 +93,63 @@ pub struct SyncNotice {
     /// A human-readable detail.
     pub message: Option<String>,
 }
+
+/// A device-link ticket just created (`cohort device link`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct DeviceLinkView {
+    /// The ticket text (`cohort1…`) to give to the new device (`cohort device add`). It works
+    /// once.
+    pub ticket: String,
+    /// The personal space the new device will share.
+    pub space: SpaceId,
+    /// The person the new device will belong to.
+    pub person: PersonId,
+    /// When the ticket stops working.
+    pub expires_at: Timestamp,
+    /// The addresses the ticket holds (empty: the new device can only find this one on the
+    /// LAN).
+    pub addrs: Vec<String>,
+}
+
+/// A device-link ticket redeemed on a new device, waiting for one of the person's devices to
+/// link it (`cohort device add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct DeviceAddView {
+    /// The personal space this device is joining.
+    pub space: SpaceId,
+    /// The person this device will belong to.
+    pub person: PersonId,
+    /// Where the linking device said it can be reached.
+    pub addrs: Vec<String>,
+}
+
+/// Where a device link started with `device add` stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct LinkingView {
+    /// The personal space being joined.
+    pub space: SpaceId,
+    /// The person this device will belong to.
+    pub person: PersonId,
+    /// Why the last device asked refused, if one did.
+    pub refused: Option<String>,
+    /// Whether that refusal is final (the ticket expired, was used up, or is not valid), so
+    /// waiting longer cannot help.
+    pub hopeless: bool,
+}
+
+/// One device of this person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct DeviceView {
+    /// The device id (hex of its Ed25519 public key).
+    pub device: String,
+    /// Its name, as it said when it was linked.
+    pub name: String,
+    /// Whether it is the device answering.
+    pub this_device: bool,
+    /// When it was linked (from the profile), if known.
+    pub linked_at: Option<Timestamp>,
+    /// Whether it is connected now.
+    pub connected: bool,
+    /// When it was last connected (now, if connected), if ever seen.
+    pub last_seen: Option<Timestamp>,
+}

@@ -145,15 +145,17 @@ fn every_mutation_announces_exactly_its_documents_once_they_are_stored() {
     let charter = only(&core, DocKind::Charter, cohort).unwrap();
     let log = only(&core, DocKind::Membership, cohort).unwrap();
     let card = only(&core, DocKind::Profile, cohort).unwrap();
+    let profile = only(&core, DocKind::Profile, personal).unwrap();
     expect(
         &mut core,
         &mut rx,
         &observer,
-        "a new cohort is its charter, its membership log and the creator's member card",
+        "a new cohort is its charter, its membership log and the creator's member card, and the profile lists it (for the person's other devices)",
         &[
             event(charter, cohort, DocKind::Charter, Created),
             event(log, cohort, DocKind::Membership, Created),
             event(card, cohort, DocKind::Profile, Created),
+            event(profile, personal, DocKind::Profile, Updated),
         ],
     )
     .unwrap();

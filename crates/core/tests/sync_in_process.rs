@@ -1,11 +1,13 @@
 //! Two (and three) data dirs syncing through the core's sync engine over an in-memory pipe:
 //! a member receives the cohort's documents and their search index, edits flow both ways,
-//! and neither a non-member nor anyone else ever receives the personal space.
+//! and neither a non-member nor anyone else ever receives the personal space; a linked
+//! device receives its person's personal space and cohorts, and nothing new once removed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use cohort_core::{ConnId, Core, EngineEffect, EngineEvent};
-use cohort_model::{DocKind, Role, ThreadKind};
+use cohort_model::{DocKind, Role, SpaceId, ThreadKind};
+use cohort_sync::protocol;
 
 /// An in-memory network of cores with reliable, ordered connections.
 struct Net {
@@ -18,6 +20,8 @@ struct Net {
     closed: Vec<(usize, ConnId)>,
     allow_disconnect: bool,
     now: u64,
+    /// Every space named by a frame delivered to each core (refusals included).
+    heard: Vec<BTreeSet<SpaceId>>,
 }
 
 #[allow(
@@ -27,6 +31,7 @@ struct Net {
 impl Net {
     fn new(cores: Vec<Core>) -> Net {
         Net {
+            heard: vec![BTreeSet::new(); cores.len()],
             cores,
             links: Vec::new(),
             queue: VecDeque::new(),
@@ -78,6 +83,11 @@ impl Net {
                 EngineEffect::Send { conn, bytes, .. } => {
                     let n = bytes.len();
                     if let Some((to, their)) = self.other_end(core, conn) {
+                        let mut rest = &bytes[..];
+                        while let Ok((frame, used)) = protocol::decode_frame(rest) {
+                            self.heard[to].insert(frame.space());
+                            rest = &rest[used..];
+                        }
                         self.queue
                             .push_back((to, EngineEvent::Received { conn: their, bytes }));
                     }
@@ -213,20 +223,13 @@ fn a_member_receives_the_cohort_and_edits_flow_both_ways_while_outsiders_get_not
                 .is_empty(),
         "Ada's journal never leaves her device"
     );
+    let eve_personal = eve.personal_space();
     assert!(
-        eve.list(
-            &[
-                DocKind::Course,
-                DocKind::Thread,
-                DocKind::Lesson,
-                DocKind::Membership
-            ],
-            None,
-            None
-        )
-        .expect("list")
-        .is_empty(),
-        "a non-member receives nothing"
+        eve.list(&DocKind::ALL, None, None)
+            .expect("list")
+            .iter()
+            .all(|d| d.space == eve_personal),
+        "a non-member receives nothing: Eve holds only her own personal space"
     );
 
     // Ben answers; Ada sees it. Ada edits the lesson; Ben sees the edit and the anchor moves.
@@ -443,5 +446,300 @@ fn a_ticket_admits_a_new_member_once() {
     assert!(
         cy.join("cohort1abc").is_err(),
         "a damaged ticket is refused with an error"
+    );
+}
+
+/// Opens a data dir on a shared, movable clock (membership logs order entries by time).
+#[allow(clippy::expect_used, reason = "a test helper")]
+fn open_on(
+    dir: &std::path::Path,
+    seed: u64,
+    name: &str,
+    clock: &std::sync::Arc<cohort_core::ManualClock>,
+) -> Core {
+    Core::open(
+        dir,
+        cohort_core::OpenOptions {
+            clock: clock.clone(),
+            ids: Box::new(cohort_core::SequentialIds::new(seed)),
+            display_name: Some(name.into()),
+            cache_docs: 64,
+        },
+    )
+    .expect("open")
+}
+
+/// A ticket address naming `core`'s device, as a running node would write it.
+#[allow(clippy::expect_used, reason = "a test helper")]
+fn address_of(core: &Core) -> String {
+    let peer = cohort_net::peer_id_from_device_key(core.device().0).expect("peer id");
+    format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}")
+}
+
+/// Story: Ada (laptop) and Ben share a cohort. Ada links her tablet, a fresh data dir, with
+/// a device-link ticket. The tablet becomes Ada's: it receives her journal and profile, and
+/// her cohort; Ben's device accepts it as Ada's. Ben never hears of Ada's personal space,
+/// although the tablet talks to him too. Edits flow everywhere they belong. Then Ada removes
+/// the tablet from her laptop, and it receives nothing new.
+#[test]
+#[allow(clippy::too_many_lines, reason = "one story, told in order")]
+fn a_linked_device_gets_the_personal_space_and_cohorts_and_nothing_after_removal() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| cohort_testkit::temp_dir().expect("temp dir"))
+        .collect();
+    let clock = std::sync::Arc::new(cohort_core::ManualClock::new(cohort_testkit::EPOCH));
+    let mut ada = open_on(dirs[0].path(), 1, "Ada", &clock);
+    let mut ben = open_on(dirs[1].path(), 2, "Ben", &clock);
+    let mut tablet = open_on(dirs[2].path(), 3, "Someone", &clock);
+    let space = ada.create_cohort("Night school", "").expect("cohort");
+    ada.create_course(space, "Botany", "").expect("course");
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Learner)
+        .expect("add ben");
+    ben.expect_space(space);
+    let diary = ada
+        .add_journal("Dear diary", "Only mine: mitochondria", &[])
+        .expect("journal");
+    let ada_me = ada.me().expect("me");
+    let personal = ada_me.personal_space;
+
+    clock.advance(1_000);
+    let link = ada
+        .create_device_link(10, vec![address_of(&ada)])
+        .expect("device link");
+    assert_eq!(link.space, personal);
+    assert!(
+        ben.add_device(&link.ticket, None).is_err(),
+        "a data dir with a cohort of its own cannot become someone's device"
+    );
+    assert!(
+        ada.add_device(&link.ticket, None).is_err(),
+        "the ticket is for another device"
+    );
+    assert!(
+        tablet.join(&link.ticket).is_err(),
+        "a device-link ticket is not a cohort invite"
+    );
+    let added = tablet
+        .add_device(&link.ticket, Some("tablet"))
+        .expect("device add");
+    assert_eq!(added.person, ada_me.person);
+    assert!(tablet.linking().expect("linking").is_some());
+
+    let mut net = Net::new(vec![ada, ben, tablet]);
+    net.connect(1, 0); // Ben dials Ada
+    net.settle();
+    net.connect(2, 1); // the tablet dials Ben first: it must not present Ada's ticket to him
+    net.connect(2, 0); // then Ada
+    net.settle();
+
+    let [_, ben, tablet] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert!(
+        tablet.linking().expect("linking").is_none(),
+        "the link is done"
+    );
+    let me = tablet.me().expect("me");
+    assert_eq!(me.person, ada_me.person, "the tablet is Ada's device now");
+    assert_eq!(me.personal_space, personal);
+    assert_eq!(me.display_name, "Ada", "it shows her profile");
+    assert_eq!(
+        titles(tablet, DocKind::JournalEntry),
+        vec!["Dear diary"],
+        "her journal reached the tablet"
+    );
+    assert_eq!(
+        tablet
+            .search("mitochondria", None, None, 10)
+            .expect("search")
+            .len(),
+        1,
+        "and is searchable there"
+    );
+    assert_eq!(
+        titles(tablet, DocKind::Course),
+        vec!["Botany"],
+        "her cohort reached the tablet"
+    );
+    let mut names: Vec<(String, usize)> = ben
+        .members(space)
+        .expect("members")
+        .into_iter()
+        .map(|m| (m.name, m.devices))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![("Ada".into(), 2), ("Ben".into(), 1)],
+        "Ben's copy of the cohort's log accepts the tablet as Ada's"
+    );
+    let devices = tablet.devices().expect("devices");
+    assert_eq!(devices.len(), 2, "{devices:?}");
+    assert!(
+        devices[0].this_device && devices[0].name == "tablet",
+        "{devices:?}"
+    );
+    assert!(
+        ben.list(&DocKind::ALL, Some(personal), None)
+            .expect("list")
+            .is_empty()
+            && ben
+                .search("mitochondria", None, None, 10)
+                .expect("search")
+                .is_empty(),
+        "Ada's personal space never reaches Ben"
+    );
+    assert!(
+        !net.heard[1].contains(&personal),
+        "no frame naming Ada's personal space ever reached Ben"
+    );
+
+    // The tablet writes in the journal and the cohort; Ben writes a note; all arrive where
+    // they belong.
+    let [_, ben, tablet] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    tablet
+        .add_journal("From the tablet", "Written on the sofa", &[])
+        .expect("journal");
+    tablet
+        .splice_text_doc(diary, &[cohort_model::Splice::insert(0, "Edited: ")])
+        .expect("edit diary");
+    tablet
+        .new_note(space, "Tablet note", "", &[], None)
+        .expect("note");
+    ben.new_note(space, "Ben's note", "", &[], None)
+        .expect("note");
+    net.settle();
+    let [ada, ben, tablet] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        titles(ada, DocKind::JournalEntry),
+        vec!["Dear diary", "From the tablet"],
+        "the tablet's journal entry reaches the laptop"
+    );
+    assert!(
+        ada.journal_entry(diary)
+            .expect("entry")
+            .body
+            .starts_with("Edited: "),
+        "and so does its edit"
+    );
+    assert_eq!(
+        titles(tablet, DocKind::Note),
+        vec!["Ben's note", "Tablet note"]
+    );
+    assert_eq!(
+        titles(ben, DocKind::Note),
+        vec!["Ben's note", "Tablet note"]
+    );
+    assert!(
+        titles(ben, DocKind::JournalEntry).is_empty(),
+        "Ben holds no journal"
+    );
+
+    // Ada removes the tablet from her laptop; it is disconnected and receives nothing new.
+    clock.advance(60_000);
+    let tablet_id = tablet.device().to_string();
+    net.allow_disconnect = true;
+    net.cores[0]
+        .remove_device(&tablet_id[..8])
+        .expect("remove device");
+    net.settle();
+    let [ada, ben, _] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert_eq!(ada.devices().expect("devices").len(), 1);
+    ada.add_journal("After", "", &[]).expect("journal");
+    ben.new_note(space, "After", "", &[], None).expect("note");
+    net.settle();
+    net.connect(2, 0);
+    net.connect(2, 1);
+    net.settle();
+    let [_, ben, tablet] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert!(
+        !titles(tablet, DocKind::JournalEntry).contains(&"After".to_owned()),
+        "a removed device receives no new journal entry"
+    );
+    assert!(
+        !titles(tablet, DocKind::Note).contains(&"After".to_owned()),
+        "nor new cohort notes"
+    );
+    let ada_devices = ben
+        .members(space)
+        .expect("members")
+        .into_iter()
+        .find(|m| m.person == ada_me.person)
+        .map(|m| m.devices);
+    assert_eq!(ada_devices, Some(1), "Ben's log no longer lists the tablet");
+}
+
+/// Story: a device-link ticket works once and only until it expires; the device that made
+/// it says why it refuses, and the refused device receives nothing.
+#[test]
+fn a_used_up_or_expired_device_link_is_refused_with_its_reason() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| cohort_testkit::temp_dir().expect("temp dir"))
+        .collect();
+    let clock = std::sync::Arc::new(cohort_core::ManualClock::new(cohort_testkit::EPOCH));
+    let mut ada = open_on(dirs[0].path(), 1, "Ada", &clock);
+    let mut phone = open_on(dirs[1].path(), 2, "Phone", &clock);
+    let mut spare = open_on(dirs[2].path(), 3, "Spare", &clock);
+    ada.add_journal("Secret", "", &[]).expect("journal");
+    let once = ada.create_device_link(10, Vec::new()).expect("link");
+    let short = ada.create_device_link(1, Vec::new()).expect("link");
+    phone.add_device(&once.ticket, None).expect("add");
+    spare.add_device(&once.ticket, None).expect("add");
+
+    let mut net = Net::new(vec![ada, phone, spare]);
+    net.connect(1, 0);
+    net.settle();
+    net.connect(2, 0);
+    net.settle();
+    let [_, phone, spare] = &mut net.cores[..] else {
+        unreachable!()
+    };
+    assert!(
+        phone.linking().expect("linking").is_none(),
+        "the phone is linked"
+    );
+    let refused = spare
+        .linking()
+        .expect("linking")
+        .expect("the spare is still waiting");
+    assert!(refused.hopeless, "{refused:?}");
+    assert!(
+        refused
+            .refused
+            .as_deref()
+            .unwrap_or("")
+            .contains("already used"),
+        "{refused:?}"
+    );
+    assert!(
+        titles(spare, DocKind::JournalEntry).is_empty(),
+        "a refused device receives nothing"
+    );
+
+    // The short ticket expires; a redemption after that is refused as expired.
+    clock.advance(2 * 60_000);
+    let dir = cohort_testkit::temp_dir().expect("temp dir");
+    let late = open_on(dir.path(), 4, "Late", &clock);
+    net.cores.push(late);
+    net.heard.push(BTreeSet::new());
+    net.cores[3].add_device(&short.ticket, None).expect("add");
+    net.connect(3, 0);
+    net.settle();
+    let refused = net.cores[3]
+        .linking()
+        .expect("linking")
+        .expect("still waiting");
+    assert!(
+        refused.hopeless && refused.refused.as_deref().unwrap_or("").contains("expired"),
+        "{refused:?}"
     );
 }

@@ -28,6 +28,8 @@ pub enum EntryKind {
     RemoveMember,
     /// A device was linked to a member.
     LinkDevice,
+    /// A member unlinked one of their devices.
+    UnlinkDevice,
     /// An invite was issued.
     InviteIssued,
     /// An invite was redeemed.
@@ -35,12 +37,13 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    const ALL: [EntryKind; 7] = [
+    const ALL: [EntryKind; 8] = [
         EntryKind::Create,
         EntryKind::AddMember,
         EntryKind::ChangeRole,
         EntryKind::RemoveMember,
         EntryKind::LinkDevice,
+        EntryKind::UnlinkDevice,
         EntryKind::InviteIssued,
         EntryKind::InviteRedeemed,
     ];
@@ -53,6 +56,7 @@ impl EntryKind {
             EntryKind::ChangeRole => "change_role",
             EntryKind::RemoveMember => "remove_member",
             EntryKind::LinkDevice => "link_device",
+            EntryKind::UnlinkDevice => "unlink_device",
             EntryKind::InviteIssued => "invite_issued",
             EntryKind::InviteRedeemed => "invite_redeemed",
         }

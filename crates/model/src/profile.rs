@@ -1,4 +1,8 @@
-//! A person's profile: display name and linked devices. Lives in the personal space.
+//! A person's profile: display name, linked devices and the cohorts the person belongs to.
+//! Lives in the personal space (a copy with only the name and the device, the *member card*,
+//! lives in each cohort).
+
+use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
@@ -20,7 +24,15 @@ pub struct Profile {
     pub display_name: String,
     /// The person's devices.
     pub devices: Vec<Device>,
+    /// The cohorts the person belongs to, with their names when last seen (only in the
+    /// profile of the personal space, so a newly linked device knows which cohorts to
+    /// fetch). Each is a root key `cohort:<space id>`, so two devices adding cohorts at the
+    /// same time never race to create a shared map.
+    pub cohorts: BTreeMap<SpaceId, String>,
 }
+
+/// The root-key prefix of a cohort entry.
+const COHORT_KEY: &str = "cohort:";
 
 /// One device of a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -75,12 +87,30 @@ impl Profile {
                 added_at: Timestamp(access::int(doc, &obj, "added_at", &path)?),
             });
         }
+        let mut cohorts = BTreeMap::new();
+        for key in access::keys(doc, &ROOT) {
+            let Some(space) = key.strip_prefix(COHORT_KEY) else {
+                continue;
+            };
+            let space: SpaceId = space
+                .parse()
+                .map_err(|_| ModelError::malformed(&key, "not a space id after \"cohort:\""))?;
+            cohorts.insert(space, access::string(doc, &ROOT, &key, "")?);
+        }
         Ok(Profile {
             header,
             person: access::parsed(doc, &ROOT, "person", "")?,
             display_name: access::string(doc, &ROOT, "display_name", "")?,
             devices,
+            cohorts,
         })
+    }
+
+    /// Records that the person belongs to the cohort `space` called `name` (or renames it).
+    pub fn set_cohort<T: Transactable>(tx: &mut T, space: SpaceId, name: &str) -> Result<()> {
+        header::expect_kind(tx, DocKind::Profile)?;
+        tx.put(ROOT, format!("{COHORT_KEY}{space}"), name)?;
+        Ok(())
     }
 
     /// Changes the display name.

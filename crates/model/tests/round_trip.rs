@@ -102,6 +102,7 @@ enum ProfileEdit {
     Rename(String),
     AddDevice(String, String, i64),
     Delete(bool),
+    Cohort(u8, String),
 }
 
 fn profile_edit() -> impl Strategy<Value = ProfileEdit> {
@@ -110,6 +111,7 @@ fn profile_edit() -> impl Strategy<Value = ProfileEdit> {
         ("[0-9a-f]{2,8}", any_text(), 0..1000i64)
             .prop_map(|(a, n, t)| ProfileEdit::AddDevice(a, n, t)),
         any::<bool>().prop_map(ProfileEdit::Delete),
+        (0..4u8, any_text()).prop_map(|(s, n)| ProfileEdit::Cohort(s, n)),
     ]
 }
 
@@ -280,6 +282,7 @@ proptest! {
             ProfileEdit::Rename(n) => Profile::set_display_name(doc, n),
             ProfileEdit::AddDevice(a, n, t) => Profile::add_device(doc, a, n, at(*t)),
             ProfileEdit::Delete(d) => set_deleted(doc, *d),
+            ProfileEdit::Cohort(s, n) => Profile::set_cohort(doc, space(*s), n),
         }, Profile::read)?;
     }
 
@@ -325,16 +328,16 @@ proptest! {
     #[test]
     fn a_membership_log_reads_the_same_after_saving_and_loading(
         entries in prop::collection::vec(
-            (0..7usize, any_text(), -1000..1000i64,
+            (0..8usize, any_text(), -1000..1000i64,
              prop::collection::btree_map(any_text(), any_text(), 0..3),
              prop::collection::vec(any::<u8>(), 0..16)),
             0..6),
         split in any::<Index>(),
     ) {
-        const KINDS: [EntryKind; 7] = [
+        const KINDS: [EntryKind; 8] = [
             EntryKind::Create, EntryKind::AddMember, EntryKind::ChangeRole,
-            EntryKind::RemoveMember, EntryKind::LinkDevice, EntryKind::InviteIssued,
-            EntryKind::InviteRedeemed,
+            EntryKind::RemoveMember, EntryKind::LinkDevice, EntryKind::UnlinkDevice,
+            EntryKind::InviteIssued, EntryKind::InviteRedeemed,
         ];
         let mut doc = new_doc(1);
         Membership::create(&mut doc, doc_id(32), space(2))?;

@@ -311,6 +311,29 @@ impl Store {
             .collect()
     }
 
+    /// Forgets documents entirely (their rows, changes and search text), in one
+    /// transaction; ids not stored are skipped. Returns how many were removed. Only for
+    /// documents nobody else holds (a fresh data dir's own profile when it becomes a linked
+    /// device): a synced document would come back from its peers.
+    pub fn remove_docs(&mut self, ids: &[DocId]) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let map = |e| StoreError::from_sqlite(e, &path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map)?;
+        let mut removed = 0;
+        for id in ids {
+            let id = id.as_bytes();
+            fts::remove(&tx, id, None).map_err(map)?;
+            fts::clear_stale(&tx, id).map_err(map)?;
+            chunks::delete_all(&tx, id).map_err(map)?;
+            removed += docs::delete(&tx, id).map_err(map)?;
+        }
+        tx.commit().map_err(map)?;
+        Ok(removed)
+    }
+
     /// Compacts one document now: folds its chunks into a new snapshot (`save()` of the
     /// loaded document). Fails with [`StoreError::Automerge`], changing nothing, if the
     /// stored changes do not load or do not reproduce the heads in its metadata. A document

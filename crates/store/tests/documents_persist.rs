@@ -4,7 +4,7 @@ mod common;
 
 use cohort_model::{DocKind, Timestamp};
 use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, StoreError, WriteBatch};
-use common::{TempStore, TestResult, doc_id, meta, one, space};
+use common::{TempStore, TestResult, doc_id, entry, meta, one, space};
 use rstest::rstest;
 
 #[test]
@@ -209,5 +209,47 @@ fn a_prefix_shared_by_several_documents_returns_them_all() -> TestResult {
         1
     );
     let _ = Timestamp(0);
+    Ok(())
+}
+
+#[test]
+fn removed_documents_are_gone_with_their_changes_and_search_text() -> TestResult {
+    let mut t = TempStore::new()?;
+    let keep = meta(doc_id(1), space(1), DocKind::Note, "Keep", 10);
+    let gone = meta(doc_id(2), space(1), DocKind::Note, "Gone", 11);
+    for m in [&keep, &gone] {
+        t.store.write(&one(
+            m.clone(),
+            DocData::Replace(vec![1; 100]),
+            FtsUpdate::Replace(vec![entry("", &m.title, "marmalade")]),
+        ))?;
+        t.store.write(&one(
+            m.clone(),
+            DocData::Append(vec![2, 3]),
+            FtsUpdate::MarkStale,
+        ))?;
+    }
+    assert_eq!(
+        t.store.remove_docs(&[doc_id(2), doc_id(3)])?,
+        1,
+        "only the stored document counts"
+    );
+    let t = t.reopen()?;
+    assert_eq!(t.store.load(doc_id(2))?, None, "the document is gone");
+    assert!(t.store.load(doc_id(1))?.is_some(), "the other one stays");
+    let hits = t
+        .store
+        .search("marmalade", &cohort_store::SearchOptions::default())?;
+    assert_eq!(
+        hits.iter().map(|h| h.doc).collect::<Vec<_>>(),
+        vec![doc_id(1)],
+        "its search text is gone too"
+    );
+    assert_eq!(
+        t.store.stale_fts()?,
+        vec![doc_id(1)],
+        "and its stale marker"
+    );
+    t.store.integrity_check()?;
     Ok(())
 }

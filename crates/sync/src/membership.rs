@@ -10,8 +10,8 @@
 //! # Fold order
 //!
 //! Entries are applied one by one in a total order that depends only on their content: by
-//! `at`, then by kind rank (`create` first, then `remove_member`, then the other kinds, then
-//! `invite_redeemed`), then by id, then by the remaining bytes. The input order never matters.
+//! `at`, then by kind rank (`create` first, then `remove_member` and `unlink_device`, then the
+//! other kinds, then `invite_redeemed`), then by id, then by the remaining bytes. The input order never matters.
 //! "Before" and "after" below mean in this order. Time is the author's claimed clock: a member
 //! who lies about time can place an entry earlier than it was written (see "Open" below).
 //!
@@ -43,7 +43,12 @@
 //!    apply*: a removed facilitator may still remove the very member who removed them (as
 //!    if the two removals had crossed in flight); any other act of theirs stays void.
 //! 7. **Link device** `{member, device}`: signed by a current member's device, `member` being
-//!    that same person; `device` must be free (or a former device of theirs).
+//!    that same person; `device` must be free (or a former device of theirs). **Unlink
+//!    device** `{member, device}`: the same signer rule; `device` must be a current device of
+//!    `member`. From the unlink on the device belongs to no member (its entries at or after
+//!    that time are void, as for a removal, and unlinks sort with removals), yet stays bound
+//!    to its person: nobody else can take it, and only that person can link it again. A
+//!    member may unlink every device they have, the one signing too.
 //! 8. **Invite issued** `{invite_key, role, expires_at, uses[, member]}`: `invite_key` is the
 //!    public key derived from the invite secret ([`Invite`]); it must not have been issued
 //!    before, `uses` ≥ 1 and `expires_at` after the entry's time. Without `member` only a

@@ -529,6 +529,107 @@ fn a_member_links_a_new_device_with_a_device_link_invite() {
     assert_eq!(log.rejection(id), RejectReason::NotOwnDevice);
 }
 
+/// Story: Ben links his phone, then unlinks it. From the unlink on the phone reads nothing
+/// and its own entries are void; nobody else can claim it, but Ben can link it again.
+#[test]
+fn an_unlinked_device_loses_access_and_stays_its_persons() {
+    let mut log = Log::new();
+    log.add(&key(1), 1, 2, &key(2), Role::Learner);
+    let phone = key(30);
+    let linked = log.push(
+        &key(2),
+        2,
+        Action::LinkDevice {
+            member: person(2),
+            device: phone.device_id(),
+        },
+    );
+    log.assert_applied(linked);
+    let unlinked = log.push(
+        &key(2),
+        10,
+        Action::UnlinkDevice {
+            member: person(2),
+            device: phone.device_id(),
+        },
+    );
+    log.assert_applied(unlinked);
+    let (state, _) = log.fold();
+    assert_eq!(
+        role_of(&state, &phone),
+        None,
+        "an unlinked device reads nothing"
+    );
+    assert!(!state.may_read(phone.device_id()));
+    assert_eq!(
+        state.owner_of(phone.device_id()),
+        Some(person(2)),
+        "the device stays bound to Ben"
+    );
+    assert_eq!(
+        role_of(&state, &key(2)),
+        Some((person(2), Role::Learner)),
+        "Ben's other device is untouched"
+    );
+
+    // The phone's own act at the very millisecond of the unlink is void (unlinks sort first).
+    let late = log.push(
+        &phone,
+        10,
+        Action::LinkDevice {
+            member: person(2),
+            device: key(31).device_id(),
+        },
+    );
+    assert_eq!(log.rejection(late), RejectReason::NotMember);
+    // Unlinking it twice, or somebody else's device, is rejected.
+    let twice = log.push(
+        &key(2),
+        11,
+        Action::UnlinkDevice {
+            member: person(2),
+            device: phone.device_id(),
+        },
+    );
+    assert_eq!(
+        log.rejection(twice),
+        RejectReason::NotLinked(phone.device_id())
+    );
+    let not_hers = log.push(
+        &key(1),
+        12,
+        Action::UnlinkDevice {
+            member: person(2),
+            device: key(2).device_id(),
+        },
+    );
+    assert_eq!(log.rejection(not_hers), RejectReason::NotOwnDevice);
+    // Nobody else can take the phone; Ben can link it again.
+    let taken = log.push(
+        &key(1),
+        13,
+        Action::LinkDevice {
+            member: person(1),
+            device: phone.device_id(),
+        },
+    );
+    assert_eq!(
+        log.rejection(taken),
+        RejectReason::DeviceTaken(phone.device_id())
+    );
+    let again = log.push(
+        &key(2),
+        14,
+        Action::LinkDevice {
+            member: person(2),
+            device: phone.device_id(),
+        },
+    );
+    log.assert_applied(again);
+    let (state, _) = log.fold();
+    assert_eq!(role_of(&state, &phone), Some((person(2), Role::Learner)));
+}
+
 #[test]
 fn signed_entries_survive_the_automerge_document() {
     let mut log = Log::new();

@@ -53,6 +53,11 @@ enum Op {
         by: u8,
         device: u8,
     },
+    /// Unlinks one of `by`'s extra devices, or (`device` 4) the device signing.
+    Unlink {
+        by: u8,
+        device: u8,
+    },
     Issue {
         by: u8,
         invite: u8,
@@ -83,6 +88,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(by, member, role)| Op::ChangeRole { by, member, role }),
         2 => (by(), 0..PEOPLE).prop_map(|(by, member)| Op::Remove { by, member }),
         1 => (0..PEOPLE, 0u8..4).prop_map(|(by, device)| Op::Link { by, device }),
+        1 => (0..PEOPLE, 0u8..5).prop_map(|(by, device)| Op::Unlink { by, device }),
         2 => (by(), 0u8..3, 0u8..3, 0i64..40, 0u32..3).prop_map(
             |(by, invite, role, expires, uses)| Op::Issue { by, invite, role, expires, uses }
         ),
@@ -139,6 +145,15 @@ fn build(ops: &[(Op, i64)]) -> (SpaceId, Vec<Entry>) {
             Op::Link { by, device } => Action::LinkDevice {
                 member: person(by),
                 device: key(100 + device).device_id(),
+            }
+            .signed(&device_of(by), space, id(), at),
+            Op::Unlink { by, device } => Action::UnlinkDevice {
+                member: person(by),
+                device: if device == 4 {
+                    device_of(by).device_id()
+                } else {
+                    key(100 + device).device_id()
+                },
             }
             .signed(&device_of(by), space, id(), at),
             Op::Issue {

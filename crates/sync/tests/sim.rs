@@ -1,15 +1,20 @@
 //! Deterministic simulation of many devices syncing over a hostile-ish network.
 //!
 //! Story: a handful of people, each with one or two devices, share a personal space between
-//! their own devices and one to three cohort spaces with some of the others. While they
-//! edit (create documents, splice text, put keys), the network delays frames randomly,
-//! drops whole connections, opens duplicate connections, partitions and heals, and devices
-//! restart (losing the engine's memory, keeping what they persisted). An outsider who
-//! believes it belongs to every space keeps dialing members. After the network heals and
-//! goes quiet:
+//! their own devices and one to three cohort spaces with some of the others. Some second
+//! devices are linked while everything runs: they present their ticket to their person's
+//! devices, are admitted to the personal space and the person's cohorts, and some are
+//! unlinked again later. While they edit (create documents, splice text, put keys), the
+//! network delays frames randomly, drops whole connections, opens duplicate connections,
+//! partitions and heals, and devices restart (losing the engine's memory, keeping what they
+//! persisted). An outsider who believes it belongs to every space keeps dialing members and
+//! presents forged tickets for every personal space. After the network heals and goes quiet:
+//! - every device being linked was linked;
 //! - every member of a space holds identical documents (same heads) for every document;
-//! - no frame naming a space ever reached a non-member (checked on every delivery), so no
-//!   other person's device ever saw a personal space and the outsider saw nothing;
+//! - no frame naming a space ever reached a device that was not a member when it was sent
+//!   (checked on every delivery), so a personal space reached only its person's devices
+//!   (a linked one only from its link on, an unlinked one never after), and the outsider
+//!   saw nothing;
 //! - nobody holds a document of a space they are not in;
 //! - what each device persisted reloads to exactly what it holds in memory;
 //! - no engine disconnected an honest peer or gave up on a document.
@@ -27,7 +32,7 @@ use cohort_sync::engine::{Config, Engine};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use sim::net::{Net, NetStats, Node};
-use sim::{MemStore, SimAuth};
+use sim::{Links, MemStore, SimAuth, link_token};
 
 struct Setup {
     devices: usize,
@@ -62,6 +67,7 @@ fn build(seed: u64, setup: &Setup) -> Net {
         })
         .collect();
     let mut members: BTreeMap<SpaceId, BTreeSet<DeviceId>> = BTreeMap::new();
+    let mut personal_of: Vec<SpaceId> = Vec::new();
     let mut space_no = 0u8;
     let mut next_space = || {
         space_no += 1;
@@ -71,7 +77,9 @@ fn build(seed: u64, setup: &Setup) -> Net {
         SpaceId::from_bytes(b)
     };
     for p in &persons {
-        members.insert(next_space(), p.iter().map(|d| ids[*d]).collect());
+        let personal = next_space();
+        personal_of.push(personal);
+        members.insert(personal, p.iter().map(|d| ids[*d]).collect());
     }
     let outsider_space = next_space();
     members.insert(outsider_space, [ids[outsider]].into());
@@ -91,6 +99,27 @@ fn build(seed: u64, setup: &Setup) -> Net {
             members.insert(next_space(), chosen);
         }
     }
+    // Some second devices are linked only while the simulation runs: until their ticket is
+    // redeemed they are members of nothing (but know which spaces to expect).
+    let mut links = Links::default();
+    let mut linking: BTreeMap<usize, (SpaceId, BTreeSet<SpaceId>)> = BTreeMap::new();
+    for (p, devices) in persons.iter().enumerate() {
+        if let &[_, second] = devices.as_slice()
+            && rng.random_bool(0.5)
+        {
+            let id = ids[second];
+            let spaces: BTreeSet<SpaceId> = members
+                .iter()
+                .filter(|(_, m)| m.contains(&id))
+                .map(|(s, _)| *s)
+                .collect();
+            for s in &spaces {
+                links.pending.insert((*s, id));
+            }
+            linking.insert(second, (personal_of[p], spaces));
+        }
+    }
+    let links = Rc::new(std::cell::RefCell::new(links));
     let members = Rc::new(members);
     let nodes = (0..n)
         .map(|d| {
@@ -105,12 +134,24 @@ fn build(seed: u64, setup: &Setup) -> Net {
                 Config::default()
             };
             let mut auth = SimAuth::new(ids[d], members.clone());
+            auth.links = links.clone();
             if d == outsider {
                 auth.claims = members
                     .keys()
                     .copied()
                     .filter(|s| *s != outsider_space)
                     .collect();
+                // Forged tickets for every personal space: a copy of someone else's.
+                for (p, personal) in personal_of.iter().enumerate() {
+                    let victim = ids[persons[p][0]];
+                    auth.requests
+                        .insert(*personal, link_token(*personal, victim));
+                }
+            }
+            if let Some((personal, spaces)) = linking.get(&d) {
+                auth.joining = spaces.clone();
+                auth.requests
+                    .insert(*personal, link_token(*personal, ids[d]));
             }
             Node {
                 id: ids[d],
@@ -123,7 +164,7 @@ fn build(seed: u64, setup: &Setup) -> Net {
             }
         })
         .collect();
-    Net::new(seed, members, nodes)
+    Net::new(seed, members, links, nodes)
 }
 
 struct Outcome {
@@ -164,7 +205,9 @@ fn run(seed: u64, setup: &Setup) -> Outcome {
             } else {
                 net.partition = None;
             }
-        } else if roll < 0.12 {
+        } else if roll < 0.115 {
+            net.unlink_random();
+        } else if roll < 0.125 {
             let victim = net.rng.random_range(0..n);
             net.restart(victim);
             for other in 0..n {
@@ -197,6 +240,7 @@ fn run(seed: u64, setup: &Setup) -> Outcome {
     );
 
     let mut problems = std::mem::take(&mut net.violations);
+    problems.extend(net.unlinked_pending());
     problems.extend(net.divergence());
     problems.extend(net.leaked_docs());
     problems.extend(net.unpersisted());
@@ -240,17 +284,31 @@ fn many_small_networks_converge_without_leaking() {
         total.restarts += out.stats.restarts;
         total.edits += out.stats.edits;
         total.refused += out.stats.refused;
+        total.links += out.stats.links;
+        total.unlinks += out.stats.unlinks;
+        total.bad_redemptions += out.stats.bad_redemptions;
     }
     println!(
-        "{seeds} seeds in {:?}: {} edits, {} connections, {} drops, {} restarts, {} refusals, {} frames, {} bytes",
+        "{seeds} seeds in {:?}: {} edits, {} connections, {} drops, {} restarts, {} refusals, {} devices linked, {} unlinked, {} forged tickets refused, {} frames, {} bytes",
         started.elapsed(),
         total.edits,
         total.connections,
         total.drops,
         total.restarts,
         total.refused,
+        total.links,
+        total.unlinks,
+        total.bad_redemptions,
         total.frames,
         total.bytes
+    );
+    assert!(
+        total.links > 0 && total.unlinks > 0,
+        "devices must have been linked and unlinked while running"
+    );
+    assert!(
+        total.bad_redemptions > 0,
+        "the outsider's forged tickets must have been refused"
     );
     assert!(
         total.refused > 0,

@@ -34,9 +34,15 @@ pub fn listen_args(transport: &str, ip: &str) -> Vec<String> {
 /// Starts `cohort serve` on loopback (`tcp` or `quic`), mDNS off, logging to a file next to
 /// the data dir; returns once it answers commands.
 pub fn serve(who: &Cohort, transport: &str) -> KillOnDrop {
+    serve_plus(who, transport, &[])
+}
+
+/// [`serve`] with more arguments for `cohort serve` (e.g. `--peer ADDR`).
+pub fn serve_plus(who: &Cohort, transport: &str, extra: &[&str]) -> KillOnDrop {
     let mut args = listen_args(transport, "127.0.0.1");
     args.push("--no-mdns".to_owned());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
     serve_with(who, &args)
 }
 
@@ -96,6 +102,16 @@ pub fn stop(who: &Cohort, mut node: KillOnDrop) {
         !who.dir.join("serve.json").exists(),
         "a stopped node removes its serve file"
     );
+}
+
+/// The libp2p addresses a running node printed (`/p2p/`-terminated), from its log.
+pub fn listen_addrs(who: &Cohort) -> Vec<String> {
+    log_of(&who.dir)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("listen"))
+        .map(|a| a.trim().to_owned())
+        .filter(|a| a.contains("/p2p/"))
+        .collect()
 }
 
 /// Everything the nodes on this data dir have logged so far.

@@ -84,6 +84,7 @@ impl Core {
         days: u32,
         addrs: Vec<String>,
     ) -> Result<InviteView> {
+        self.not_personal(space)?;
         if uses == 0 || uses > 1000 {
             return Err(CoreError::InvalidInput(
                 "an invite allows between 1 and 1000 uses".into(),
@@ -195,6 +196,9 @@ impl Core {
 
     /// Records a member's refusal of a pending join (shown by `sync status`).
     pub(super) fn note_refusal(&mut self, space: SpaceId, reason: RefuseReason) -> Result<()> {
+        if self.sync.linking.as_ref().is_some_and(|l| l.space == space) {
+            return self.note_link_refusal(reason);
+        }
         let mut joins = self.pending_joins()?;
         if let Some(join) = joins.get_mut(&space) {
             join.refused = Some(refusal_message(reason));
@@ -207,6 +211,13 @@ impl Core {
     /// pending join and writes this person's member card there.
     pub(super) fn joined(&mut self, space: SpaceId) -> Result<()> {
         self.sync.requests.remove(&space);
+        if space == self.me.personal_space
+            || self.sync.linking.as_ref().is_some_and(|l| l.space == space)
+        {
+            // A personal space has no member card; a linked device becomes its person's once
+            // their profile is here too (see `try_finish_link`).
+            return Ok(());
+        }
         let mut joins = self.pending_joins()?;
         if joins.remove(&space).is_some() {
             self.save_joins(&joins)?;
@@ -272,8 +283,13 @@ impl Core {
                 _ => RefuseReason::InviteInvalid,
             });
         }
-        if folded.role_of_device(peer).is_none() {
-            return Err(RefuseReason::InviteInvalid);
+        match folded.role_of_device(peer) {
+            None => return Err(RefuseReason::InviteInvalid),
+            // The personal space admits only this person's own new devices.
+            Some((person, _)) if space == self.me.personal_space && person != self.me.person => {
+                return Err(RefuseReason::InviteInvalid);
+            }
+            Some(_) => {}
         }
         self.edit(log, "admit member", Fts::Keep, |doc, _| {
             Membership::append(doc, &entry)
@@ -288,7 +304,7 @@ impl Core {
 
     /// The id of `person`'s member card in `space`: derived, so it is the same wherever it
     /// is computed.
-    fn member_card_id(&self, space: SpaceId) -> DocId {
+    pub(super) fn member_card_id(&self, space: SpaceId) -> DocId {
         let mut h = blake3::Hasher::new();
         h.update(b"cohort member card v1");
         h.update(self.me.person.as_bytes());
@@ -304,13 +320,25 @@ impl Core {
         if self.store.meta(id)?.is_some() {
             return Ok(());
         }
+        let others = self
+            .sync
+            .memberships
+            .get(&space)
+            .and_then(|s| s.members().get(&self.me.person))
+            .is_some_and(|m| m.devices.iter().any(|d| *d != self.device()));
+        if others {
+            // Another device of this person wrote the card; it arrives with the cohort (and
+            // this device adds itself to it then, see `reconcile_devices`).
+            return Ok(());
+        }
         let name = self.me()?.display_name;
         let person = self.me.person;
         let actor = self.actor.to_hex_string();
+        let device_name = self.device_name();
         let mut batch = self.batch();
         self.create_in(&mut batch, id, "create member card", |doc, now| {
             Profile::create(doc, id, space, person, &name)?;
-            Profile::add_device(doc, &actor, "this device", now)
+            Profile::add_device(doc, &actor, &device_name, now)
         })?;
         self.commit(batch)
     }

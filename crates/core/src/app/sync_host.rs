@@ -21,6 +21,9 @@ use crate::views::{ChangeEvent, ChangeKind, MemberView};
 
 /// The store key holding when each space was last in sync.
 const SYNC_TIMES_KEY: &str = "sync.last_sync";
+/// The first wait before offering a refused session again, and the longest.
+const RETRY_FIRST_MS: i64 = 2_000;
+const RETRY_MAX_MS: i64 = 60_000;
 
 /// The sync engine and the state the core keeps for it.
 pub(super) struct SyncState {
@@ -41,10 +44,20 @@ pub(super) struct SyncState {
     pub(super) requests: BTreeMap<SpaceId, Vec<u8>>,
     /// Spaces whose log just confirmed this device as a member.
     newly_joined: Vec<SpaceId>,
+    /// The personal space this device is being linked into (`device add`), until it has
+    /// become that person's device.
+    pub(super) linking: Option<super::devices::LinkTarget>,
+    /// Whether a membership log or the profile changed since the person's devices were last
+    /// reconciled with their cohorts (see `Core::reconcile_devices`).
+    pub(super) devices_due: bool,
+    /// When to offer refused sessions again, and the wait after that (a peer may refuse
+    /// only because a membership entry has not reached it yet).
+    retry: Option<Timestamp>,
+    retry_delay: i64,
     /// When each space was last in sync with a peer (wall clock).
     last_sync: BTreeMap<SpaceId, Timestamp>,
     /// Happenings for the UI, drained by [`Core::take_sync_notices`].
-    notices: Vec<SyncNotice>,
+    pub(super) notices: Vec<SyncNotice>,
 }
 
 impl SyncState {
@@ -58,6 +71,10 @@ impl SyncState {
             membership_changed: false,
             requests: BTreeMap::new(),
             newly_joined: Vec::new(),
+            linking: None,
+            devices_due: false,
+            retry: None,
+            retry_delay: RETRY_FIRST_MS,
             last_sync: BTreeMap::new(),
             notices: Vec::new(),
         }
@@ -134,29 +151,74 @@ struct HostAuth<'a> {
     joining: &'a BTreeSet<SpaceId>,
     requests: &'a BTreeMap<SpaceId, Vec<u8>>,
     personal: SpaceId,
+    person: PersonId,
+    /// The personal space being linked into: its person, and the device that made the
+    /// ticket (the only peer trusted with it until its log arrives), if the ticket said.
+    linking: Option<(SpaceId, PersonId, Option<DeviceId>)>,
+    /// This person's other devices (from the personal log, or the one being linked into).
+    own: BTreeSet<DeviceId>,
     me: DeviceId,
+}
+
+impl HostAuth<'_> {
+    /// The person whose own devices alone may hold `space`: this person for the personal
+    /// space, the person being linked to for theirs.
+    fn owner(&self, space: SpaceId) -> Option<PersonId> {
+        if space == self.personal {
+            return Some(self.person);
+        }
+        self.linking
+            .filter(|(s, _, _)| *s == space)
+            .map(|(_, person, _)| person)
+    }
+
+    /// Whether `device` is trusted with `space` before its log arrives (a cohort or a
+    /// personal space this device expects to be admitted to).
+    fn trusts_joining(&self, space: SpaceId, device: DeviceId) -> bool {
+        if !self.joining.contains(&space) {
+            return false;
+        }
+        match self.linking {
+            Some((s, _, Some(issuer))) if s == space => device == issuer,
+            _ => true,
+        }
+    }
+
+    /// The fold of `space` if this device is a member of it.
+    fn joined(&self, space: SpaceId) -> Option<&MembershipState> {
+        self.memberships
+            .get(&space)
+            .filter(|state| state.role_of_device(self.me).is_some())
+    }
+
+    fn allowed(&self, space: SpaceId, device: DeviceId, write: bool) -> bool {
+        match self.joined(space) {
+            Some(state) => match self.owner(space) {
+                // A personal space reaches only its person's own devices, whatever else its
+                // log might say.
+                Some(owner) => state
+                    .role_of_device(device)
+                    .is_some_and(|(person, _)| person == owner),
+                None if write => state.may_write(device),
+                None => state.may_read(device),
+            },
+            // A personal space without a log (a data dir from before device linking) is
+            // this device's alone.
+            None if space == self.personal => device == self.me,
+            // A space held by nobody here yet: one expected, or one this person's own other
+            // device offers (it offers only spaces it lets this device read).
+            None => self.trusts_joining(space, device) || self.own.contains(&device),
+        }
+    }
 }
 
 impl Authorizer for HostAuth<'_> {
     fn may_read(&self, space: SpaceId, device: DeviceId) -> bool {
-        if space == self.personal {
-            // Until linked devices land, the personal space is this device's alone.
-            return device == self.me;
-        }
-        match self.memberships.get(&space) {
-            Some(state) if state.role_of_device(self.me).is_some() => state.may_read(device),
-            _ => self.joining.contains(&space),
-        }
+        self.allowed(space, device, false)
     }
 
     fn may_write(&self, space: SpaceId, device: DeviceId) -> bool {
-        if space == self.personal {
-            return device == self.me;
-        }
-        match self.memberships.get(&space) {
-            Some(state) if state.role_of_device(self.me).is_some() => state.may_write(device),
-            _ => self.joining.contains(&space),
-        }
+        self.allowed(space, device, true)
     }
 
     fn shared_spaces(&self, device: DeviceId) -> Vec<SpaceId> {
@@ -166,7 +228,12 @@ impl Authorizer for HostAuth<'_> {
             .copied()
             .filter(|s| self.may_read(*s, device))
             .collect();
-        out.extend(self.joining.iter().copied());
+        out.extend(
+            self.joining
+                .iter()
+                .copied()
+                .filter(|s| self.trusts_joining(*s, device)),
+        );
         if device == self.me {
             out.insert(self.personal);
         }
@@ -174,11 +241,7 @@ impl Authorizer for HostAuth<'_> {
     }
 
     fn admission_request(&self, space: SpaceId) -> Option<Vec<u8>> {
-        let member = self
-            .memberships
-            .get(&space)
-            .is_some_and(|s| s.role_of_device(self.me).is_some());
-        if member {
+        if self.joined(space).is_some() {
             return None;
         }
         self.requests.get(&space).cloned()
@@ -251,6 +314,9 @@ impl Core {
         }
         self.sync.memberships.insert(space, state);
         self.sync.membership_changed = true;
+        self.sync.devices_due = true;
+        // A membership change is what makes a refused session worth offering again soon.
+        self.sync.retry_delay = RETRY_FIRST_MS;
         Ok(())
     }
 
@@ -286,6 +352,7 @@ impl Core {
         device: DeviceId,
         role: Role,
     ) -> Result<()> {
+        self.not_personal(space)?;
         let action = Action::AddMember {
             member: person,
             device,
@@ -297,6 +364,7 @@ impl Core {
     /// Removes a person from a cohort; only a facilitator can. Their connections close and
     /// they receive nothing from then on (what they already had, they keep).
     pub fn remove_member(&mut self, space: SpaceId, person: PersonId) -> Result<()> {
+        self.not_personal(space)?;
         let action = Action::RemoveMember { member: person };
         self.append_membership(space, action, "remove member")
     }
@@ -318,6 +386,17 @@ impl Core {
                 "only a facilitator of this cohort can change its members".into(),
             ));
         }
+        self.append_entry(space, action, message)
+    }
+
+    /// Signs `action` with this device's key and appends it to the space's log, leaving it
+    /// to the fold to apply it or not (for acts any member may do for themselves).
+    pub(super) fn append_entry(
+        &mut self,
+        space: SpaceId,
+        action: Action,
+        message: &str,
+    ) -> Result<()> {
         let log = self.membership_log(space)?;
         let id = self.new_item();
         let now = self.clock.now();
@@ -325,6 +404,17 @@ impl Core {
         self.edit(log, message, super::Fts::Keep, |doc, _| {
             Membership::append(doc, &entry)
         })
+    }
+
+    /// Refuses cohort membership commands on the personal space, which only ever holds this
+    /// person's own devices (`device link` adds one).
+    pub(super) fn not_personal(&self, space: SpaceId) -> Result<()> {
+        if space == self.me.personal_space {
+            return Err(CoreError::InvalidInput(
+                "the personal space is yours alone; to use it on another of your devices, run `cohort device link` there".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Feeds one transport event to the sync engine; persists what peers sent (in one
@@ -342,6 +432,19 @@ impl Core {
         let mut out = Vec::new();
         // Each round may persist a membership log that changes who may read what.
         for _ in 0..8 {
+            // A device being linked becomes its person's device once their log and profile
+            // are here; then its person's devices and cohorts are reconciled.
+            if self.sync.linking.is_some() {
+                self.try_finish_link()?;
+            }
+            if std::mem::take(&mut self.sync.devices_due) {
+                self.reconcile_devices()?;
+            }
+            if self.sync.retry.is_some_and(|at| self.clock.now() >= at) {
+                // Offer refused sessions again (dialed connections re-offer what they share).
+                self.sync.retry = None;
+                self.sync.membership_changed = true;
+            }
             // A confirmed join writes this person's member card, a local change like any.
             for space in std::mem::take(&mut self.sync.newly_joined) {
                 self.joined(space)?;
@@ -370,6 +473,8 @@ impl Core {
     fn run_engine(&mut self, now: Millis, event: Event) -> Result<Vec<Effect>> {
         let me = self.device();
         let personal = self.me.personal_space;
+        let person = self.me.person;
+        let own = self.own_devices();
         let effects = {
             let SyncState {
                 engine,
@@ -377,6 +482,7 @@ impl Core {
                 memberships,
                 joining,
                 requests,
+                linking,
                 ..
             } = &mut self.sync;
             let mut docs = HostDocs {
@@ -390,6 +496,9 @@ impl Core {
                 joining,
                 requests,
                 personal,
+                person,
+                linking: linking.as_ref().map(|l| (l.space, l.person, l.issuer)),
+                own,
                 me,
             };
             engine.handle(now, event, &mut docs, &auth)
@@ -415,6 +524,11 @@ impl Core {
                 } => {
                     if self.sync.requests.contains_key(&space) {
                         self.note_refusal(space, reason)?;
+                    }
+                    if self.sync.retry.is_none() {
+                        let delay = self.sync.retry_delay;
+                        self.sync.retry = Some(Timestamp(self.clock.now().millis() + delay));
+                        self.sync.retry_delay = (delay * 2).min(RETRY_MAX_MS);
                     }
                     self.sync.notices.push(SyncNotice {
                         kind: SyncNoticeKind::Refused,
@@ -444,11 +558,16 @@ impl Core {
         for (conn, peer, space, request) in admits {
             let result = self.admit(space, peer, &request);
             if result.is_ok() {
+                let what = if space == self.me.personal_space {
+                    "linked a new device of yours"
+                } else {
+                    "admitted a new member"
+                };
                 self.sync.notices.push(SyncNotice {
                     kind: SyncNoticeKind::Admitted,
                     space: Some(space),
                     device: Some(peer.to_string()),
-                    message: Some("admitted a new member".into()),
+                    message: Some(what.into()),
                 });
             }
             // The admission changed the log: tell the engine before it answers.
@@ -524,6 +643,33 @@ impl Core {
                 joining: None,
             });
         }
+        if let Some(link) = self.linking()? {
+            out.push(SpaceSyncView {
+                space: link.space,
+                name: format!("personal space of {} (linking)", link.person.short()),
+                peers: 0,
+                pending: 0,
+                last_sync: None,
+                joining: Some(
+                    link.refused
+                        .unwrap_or_else(|| "waiting for one of your devices".into()),
+                ),
+            });
+        }
+        for space in self.sync.joining.clone() {
+            if out.iter().any(|v| v.space == space) || joins.contains_key(&space) {
+                continue;
+            }
+            // A cohort this person belongs to, expected here since this device was linked.
+            out.push(SpaceSyncView {
+                space,
+                name: format!("cohort {} (arriving)", space.short()),
+                peers: 0,
+                pending: 0,
+                last_sync: None,
+                joining: Some("waiting for a member".into()),
+            });
+        }
         for (space, join) in joins {
             if out.iter().any(|v| v.space == space) {
                 continue;
@@ -580,12 +726,16 @@ impl Core {
 
     /// The spaces waiting for admission, with the inviters' addresses (for the node to dial).
     pub fn joins_waiting(&self) -> Result<Vec<(SpaceId, Vec<String>)>> {
-        Ok(self
+        let mut out: Vec<(SpaceId, Vec<String>)> = self
             .pending_joins()?
             .into_iter()
             .filter(|(space, _)| !self.is_member(*space))
             .map(|(space, join)| (space, join.addrs))
-            .collect())
+            .collect();
+        if let Some(link) = self.pending_link()? {
+            out.push((link.space, link.addrs));
+        }
+        Ok(out)
     }
 
     /// Writes documents changed by peers in one transaction, then announces them.
@@ -635,6 +785,10 @@ impl Core {
             };
             if meta.kind == DocKind::Membership {
                 logs.push((space, id));
+            }
+            if meta.kind == DocKind::Profile && space == self.me.personal_space {
+                // Another of this person's devices may have listed a new cohort.
+                self.sync.devices_due = true;
             }
             events.push(ChangeEvent {
                 doc: id,

@@ -110,6 +110,12 @@ pub(crate) fn upsert_meta(conn: &Connection, meta: &DocMeta) -> rusqlite::Result
     Ok(())
 }
 
+/// Deletes a document's row (its chunks go with it).
+pub(crate) fn delete(conn: &Connection, id: &[u8]) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM docs WHERE id = ?1")?
+        .execute([id])
+}
+
 pub(crate) fn exists(conn: &Connection, id: &[u8]) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM docs WHERE id = ?1")?
         .query_row([id], |_| Ok(()))

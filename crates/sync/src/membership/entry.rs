@@ -133,6 +133,14 @@ pub enum Action {
         /// The device linked.
         device: DeviceId,
     },
+    /// `unlink_device {member, device}`: a member unlinks one of their devices; it belongs
+    /// to no member from then on (and only this member may link it again).
+    UnlinkDevice {
+        /// The member (must be the signer's own person).
+        member: PersonId,
+        /// The device unlinked.
+        device: DeviceId,
+    },
     /// `invite_issued {invite_key, role, expires_at, uses[, member]}`. With `member`, the
     /// invite links a new device to that (existing) member instead of admitting a new person.
     InviteIssued {
@@ -241,6 +249,7 @@ impl Action {
             Action::ChangeRole { .. } => EntryKind::ChangeRole,
             Action::RemoveMember { .. } => EntryKind::RemoveMember,
             Action::LinkDevice { .. } => EntryKind::LinkDevice,
+            Action::UnlinkDevice { .. } => EntryKind::UnlinkDevice,
             Action::InviteIssued { .. } => EntryKind::InviteIssued,
             Action::InviteRedeemed { .. } => EntryKind::InviteRedeemed,
         }
@@ -271,7 +280,7 @@ impl Action {
                 put("role", role.to_string());
             }
             Action::RemoveMember { member } => put("member", member.to_string()),
-            Action::LinkDevice { member, device } => {
+            Action::LinkDevice { member, device } | Action::UnlinkDevice { member, device } => {
                 put("member", member.to_string());
                 put("device", device.to_string());
             }
@@ -351,6 +360,10 @@ impl Action {
                 member: field(f, "member")?,
                 device: field(f, "device")?,
             },
+            EntryKind::UnlinkDevice => Action::UnlinkDevice {
+                member: field(f, "member")?,
+                device: field(f, "device")?,
+            },
             EntryKind::InviteIssued => Action::InviteIssued {
                 invite_key: field(f, "invite_key")?,
                 role: field(f, "role")?,
@@ -421,6 +434,10 @@ mod tests {
             },
             Action::RemoveMember { member: person },
             Action::LinkDevice {
+                member: person,
+                device,
+            },
+            Action::UnlinkDevice {
                 member: person,
                 device,
             },

@@ -110,6 +110,9 @@ pub enum RejectReason {
     /// An invite with no uses or already expired when issued.
     #[error("invite must allow at least one use and expire after it is issued")]
     BadInviteTerms,
+    /// `unlink_device` for a device that is not a current device of that member.
+    #[error("device {0} is not a current device of this member")]
+    NotLinked(DeviceId),
     /// A redemption of an invite that was never issued.
     #[error("no invite {0} was issued")]
     UnknownInvite(InviteKey),
@@ -160,7 +163,7 @@ pub struct MembershipState {
 fn rank(kind: EntryKind) -> u8 {
     match kind {
         EntryKind::Create => 0,
-        EntryKind::RemoveMember => 1,
+        EntryKind::RemoveMember | EntryKind::UnlinkDevice => 1,
         EntryKind::InviteRedeemed => 3,
         EntryKind::AddMember
         | EntryKind::ChangeRole
@@ -169,7 +172,8 @@ fn rank(kind: EntryKind) -> u8 {
     }
 }
 
-/// The fold order: by time, then kind rank (create, remove, others, redemptions), then id,
+/// The fold order: by time, then kind rank (create, removals and unlinks, others,
+/// redemptions), then id,
 /// then every remaining byte, so that distinct entries never compare equal.
 fn fold_order(a: &Entry, b: &Entry) -> Ordering {
     (a.at, rank(a.kind), a.id)
@@ -245,6 +249,12 @@ impl MembershipState {
             .devices
             .contains(&device)
             .then_some((*person, member.role))
+    }
+
+    /// The person a device belongs to or belonged to in this space (unlinked and removed
+    /// devices stay bound to their person for good).
+    pub fn owner_of(&self, device: DeviceId) -> Option<PersonId> {
+        self.owners.get(&device).copied()
     }
 
     /// Whether the device may receive the space's documents (any current member's device).
@@ -334,6 +344,21 @@ impl MembershipState {
                 }
                 self.require_free_device(device, member)?;
                 self.admit(member, device, Role::Observer);
+            }
+            Action::UnlinkDevice { member, device } => {
+                let (person, _) = self.role_of_device(author).ok_or(RejectReason::NotMember)?;
+                if person != member {
+                    return Err(RejectReason::NotOwnDevice);
+                }
+                let target = self
+                    .members
+                    .get_mut(&member)
+                    .ok_or(RejectReason::NotAMember(member))?;
+                // The device stays this person's (`owners`), so nobody else can take it and
+                // only they can link it again.
+                if !target.devices.remove(&device) {
+                    return Err(RejectReason::NotLinked(device));
+                }
             }
             Action::InviteIssued {
                 invite_key,

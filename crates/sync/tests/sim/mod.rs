@@ -5,6 +5,7 @@
 
 pub mod net;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -185,6 +186,38 @@ impl DocStore for MemStore {
 /// Who is in which space (ground truth, shared by every device of a simulation).
 pub type Members = Rc<BTreeMap<SpaceId, BTreeSet<DeviceId>>>;
 
+/// Devices that join their person's spaces while the simulation runs (a device linked with
+/// a ticket) and leave them again (unlinked): the effect of the membership logs, which in
+/// the simulation every device learns at once.
+#[derive(Debug, Default)]
+pub struct Links {
+    /// (space, device) pairs the ground truth lists but that are not members until linked.
+    pub pending: BTreeSet<(SpaceId, DeviceId)>,
+    /// When each pending pair was linked.
+    pub linked: BTreeMap<(SpaceId, DeviceId), u64>,
+    /// When a pair was unlinked: not a member from then on.
+    pub unlinked: BTreeMap<(SpaceId, DeviceId), u64>,
+}
+
+impl Links {
+    /// Whether the ground truth's `device` is a member of `space` at time `at`.
+    pub fn live(&self, space: SpaceId, device: DeviceId, at: u64) -> bool {
+        let key = (space, device);
+        let joined =
+            !self.pending.contains(&key) || self.linked.get(&key).is_some_and(|t| *t <= at);
+        let left = self.unlinked.get(&key).is_some_and(|t| *t <= at);
+        joined && !left
+    }
+}
+
+/// The links of one simulation, shared by its devices.
+pub type SharedLinks = Rc<RefCell<Links>>;
+
+/// The redemption a linking device presents for `space` (only a real one is admitted).
+pub fn link_token(space: SpaceId, device: DeviceId) -> Vec<u8> {
+    format!("link {space:?} {device:?}").into_bytes()
+}
+
 /// A device's membership view: the ground truth, plus spaces it wrongly believes it shares
 /// (an outsider trying its luck).
 pub struct SimAuth {
@@ -195,6 +228,11 @@ pub struct SimAuth {
     pub admitted: BTreeSet<(SpaceId, DeviceId)>,
     /// Admission requests this peer presents (it holds an invite).
     pub requests: BTreeMap<SpaceId, Vec<u8>>,
+    /// Devices linked and unlinked at run time (empty unless the simulation links any).
+    pub links: SharedLinks,
+    /// Spaces this device expects to be admitted to (it is being linked): until then it
+    /// trusts their live members.
+    pub joining: BTreeSet<SpaceId>,
 }
 
 impl SimAuth {
@@ -205,6 +243,8 @@ impl SimAuth {
             claims: BTreeSet::new(),
             admitted: BTreeSet::new(),
             requests: BTreeMap::new(),
+            links: SharedLinks::default(),
+            joining: BTreeSet::new(),
         }
     }
 
@@ -212,7 +252,8 @@ impl SimAuth {
         let truth = self
             .members
             .get(&space)
-            .is_some_and(|m| m.contains(&device));
+            .is_some_and(|m| m.contains(&device))
+            && self.links.borrow().live(space, device, u64::MAX);
         truth
             || self.admitted.contains(&(space, device))
             || (device == self.me && self.claims.contains(&space))
@@ -221,7 +262,14 @@ impl SimAuth {
 
 impl Authorizer for SimAuth {
     fn may_read(&self, space: SpaceId, device: DeviceId) -> bool {
-        self.believes_member(space, self.me) && self.believes_member(space, device)
+        if self.believes_member(space, self.me) {
+            return self.believes_member(space, device);
+        }
+        // Being linked: the person's live devices are trusted until then (not after an
+        // unlink).
+        self.joining.contains(&space)
+            && !self.links.borrow().linked.contains_key(&(space, self.me))
+            && self.believes_member(space, device)
     }
 
     fn shared_spaces(&self, device: DeviceId) -> Vec<SpaceId> {
@@ -239,6 +287,9 @@ impl Authorizer for SimAuth {
     }
 
     fn admission_request(&self, space: SpaceId) -> Option<Vec<u8>> {
+        if self.believes_member(space, self.me) && !self.claims.contains(&space) {
+            return None;
+        }
         self.requests.get(&space).cloned()
     }
 }

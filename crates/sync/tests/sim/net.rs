@@ -6,19 +6,21 @@
 //! connections, partition devices into groups (dials across groups fail, connections across
 //! them drop) and restart a device (its engine is replaced and its documents reloaded from
 //! what it persisted). Every delivered frame is decoded and checked: a frame naming a space
-//! reaches only a member of that space, except `Refused`, which only says "no".
+//! reaches only a device that was a member of that space when the frame was sent, except
+//! `Refused`, which only says "no". Devices can be linked to their person's spaces while it
+//! runs (a ticket's redemption, checked by the admitting device) and unlinked again.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use cohort_model::{DocId, SpaceId};
 use cohort_sync::DeviceId;
-use cohort_sync::engine::{Config, ConnId, Effect, Engine, Event};
+use cohort_sync::engine::{Config, ConnId, DisconnectReason, Effect, Engine, Event};
 use cohort_sync::protocol::{self, Frame};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{MemStore, Members, SimAuth};
+use super::{MemStore, Members, SharedLinks, SimAuth, link_token};
 
 /// One device.
 pub struct Node {
@@ -37,6 +39,8 @@ enum Action {
         conn: u64,
         to: usize,
         bytes: Vec<u8>,
+        /// When the sender handed the bytes to the network.
+        sent: u64,
     },
     Written {
         conn: u64,
@@ -71,6 +75,12 @@ pub struct NetStats {
     pub restarts: u64,
     pub edits: u64,
     pub refused: u64,
+    /// Devices linked by redeeming their ticket.
+    pub links: u64,
+    /// Devices unlinked.
+    pub unlinks: u64,
+    /// Admission requests refused (forged tickets).
+    pub bad_redemptions: u64,
 }
 
 /// The network.
@@ -79,6 +89,8 @@ pub struct Net {
     pub now: u64,
     pub nodes: Vec<Node>,
     pub members: Members,
+    /// Devices linked and unlinked at run time, shared with every device's authorizer.
+    pub link_state: SharedLinks,
     seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64)>>,
     actions: BTreeMap<u64, Action>,
@@ -93,12 +105,13 @@ pub struct Net {
 }
 
 impl Net {
-    pub fn new(seed: u64, members: Members, nodes: Vec<Node>) -> Self {
+    pub fn new(seed: u64, members: Members, link_state: SharedLinks, nodes: Vec<Node>) -> Self {
         Net {
             rng: StdRng::seed_from_u64(seed),
             now: 0,
             nodes,
             members,
+            link_state,
             seq: 0,
             queue: BinaryHeap::new(),
             actions: BTreeMap::new(),
@@ -117,9 +130,11 @@ impl Net {
         self.actions.insert(self.seq, action);
     }
 
-    fn is_member(&self, space: SpaceId, node: usize) -> bool {
+    /// Whether `node` was a member of `space` at time `at` (ground truth and links).
+    fn is_member(&self, space: SpaceId, node: usize, at: u64) -> bool {
         let id = self.nodes[node].id;
         self.members.get(&space).is_some_and(|m| m.contains(&id))
+            && self.link_state.borrow().live(space, id, at)
     }
 
     /// Whether two devices share a space (per the ground truth).
@@ -150,6 +165,14 @@ impl Net {
         for e in effects {
             match e {
                 Effect::Send { conn, bytes, .. } => self.send(node, conn.0, bytes),
+                Effect::Disconnect {
+                    conn,
+                    reason: DisconnectReason::Revoked,
+                    ..
+                } if self.stats.unlinks > 0 => {
+                    // Unlinking a device closes its connections, on both sides.
+                    self.close(conn.0, Some(node));
+                }
                 Effect::Disconnect { conn, reason, .. } => {
                     if !self.nodes[node].outsider {
                         self.violations.push(format!(
@@ -164,11 +187,12 @@ impl Net {
                     self.now
                 )),
                 Effect::Refused { .. } => self.stats.refused += 1,
-                // No simulated device holds an invite, so none may ask to be admitted.
-                Effect::Admit { peer, .. } => self.violations.push(format!(
-                    "t={} node {node} was asked to admit {peer:?}",
-                    self.now
-                )),
+                Effect::Admit {
+                    conn,
+                    peer,
+                    space,
+                    request,
+                } => self.admit(node, conn, peer, space, &request),
                 Effect::Persist { .. } | Effect::Changed { .. } => {}
             }
         }
@@ -191,7 +215,15 @@ impl Net {
         let at = (now + delay).max(link.last[dir]);
         link.last[dir] = at;
         let n = bytes.len();
-        self.schedule(at, Action::Deliver { conn, to, bytes });
+        self.schedule(
+            at,
+            Action::Deliver {
+                conn,
+                to,
+                bytes,
+                sent: now,
+            },
+        );
         self.schedule(at, Action::Written { conn, at: from, n });
     }
 
@@ -262,20 +294,119 @@ impl Net {
         n.restarts += 1;
     }
 
+    /// A device's host decides on an admission request: a device being linked presents its
+    /// own ticket (the link also takes it into the person's cohorts, as the admitting device
+    /// appends it to their logs); anything else is refused. Every device then hears that
+    /// membership changed.
+    fn admit(&mut self, node: usize, conn: ConnId, peer: DeviceId, space: SpaceId, request: &[u8]) {
+        let genuine = self.is_member(space, node, self.now)
+            && request == link_token(space, peer).as_slice()
+            && self.link_state.borrow().pending.contains(&(space, peer))
+            && !self.link_state.borrow().linked.contains_key(&(space, peer));
+        let result = if genuine {
+            let mut links = self.link_state.borrow_mut();
+            let pairs: Vec<(SpaceId, DeviceId)> = links
+                .pending
+                .iter()
+                .filter(|(_, d)| *d == peer)
+                .copied()
+                .collect();
+            for pair in pairs {
+                links.linked.entry(pair).or_insert(self.now);
+            }
+            Ok(())
+        } else {
+            self.stats.bad_redemptions += 1;
+            Err(protocol::RefuseReason::InviteInvalid)
+        };
+        if genuine {
+            self.stats.links += 1;
+        }
+        self.handle(
+            node,
+            Event::Admitted {
+                conn,
+                space,
+                result,
+            },
+        );
+        if genuine {
+            self.membership_changed();
+        }
+    }
+
+    /// Tells every device that membership changed (their logs would say so).
+    fn membership_changed(&mut self) {
+        for node in 0..self.nodes.len() {
+            self.handle(node, Event::MembershipChanged);
+        }
+    }
+
+    /// Unlinks one random device that was linked while running from all its spaces.
+    pub fn unlink_random(&mut self) {
+        let candidates: Vec<DeviceId> = {
+            let links = self.link_state.borrow();
+            links
+                .linked
+                .keys()
+                .filter(|k| !links.unlinked.contains_key(k))
+                .map(|(_, d)| *d)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        let device = candidates[self.rng.random_range(0..candidates.len())];
+        {
+            let mut links = self.link_state.borrow_mut();
+            let pairs: Vec<(SpaceId, DeviceId)> = links
+                .linked
+                .keys()
+                .filter(|(_, d)| *d == device)
+                .copied()
+                .collect();
+            for pair in pairs {
+                links.unlinked.entry(pair).or_insert(self.now);
+            }
+        }
+        self.stats.unlinks += 1;
+        self.membership_changed();
+    }
+
+    /// Whether `node` is a member of `space` now.
+    fn member_now(&self, space: SpaceId, node: usize) -> bool {
+        self.is_member(space, node, self.now)
+    }
+
+    /// (space, device) pairs still waiting to be linked (must be none once quiet).
+    pub fn unlinked_pending(&self) -> Vec<String> {
+        let links = self.link_state.borrow();
+        links
+            .pending
+            .iter()
+            .filter(|k| !links.linked.contains_key(k))
+            .map(|(s, d)| format!("{d:?} was never linked to {s:?}"))
+            .collect()
+    }
+
     /// A random local edit on a random (non-outsider) device: a new document or a change
-    /// to one it holds.
+    /// to one it holds, in a space it is a member of now.
     pub fn random_edit(&mut self) {
         let candidates: Vec<usize> = (0..self.nodes.len())
             .filter(|i| !self.nodes[*i].outsider)
             .collect();
         let node = candidates[self.rng.random_range(0..candidates.len())];
-        let id = self.nodes[node].id;
         let spaces: Vec<SpaceId> = self
             .members
-            .iter()
-            .filter(|(_, m)| m.contains(&id))
-            .map(|(s, _)| *s)
+            .keys()
+            .copied()
+            .filter(|s| self.member_now(*s, node))
             .collect();
+        if spaces.is_empty() {
+            return;
+        }
         let space = spaces[self.rng.random_range(0..spaces.len())];
         let docs = self.nodes[node].store.docs_in(space);
         let doc = if docs.is_empty() || self.rng.random_bool(0.3) {
@@ -359,11 +490,16 @@ impl Net {
                     },
                 );
             }
-            Action::Deliver { conn, to, bytes } => {
+            Action::Deliver {
+                conn,
+                to,
+                bytes,
+                sent,
+            } => {
                 if !self.links.get(&conn).is_some_and(|l| l.open) {
                     return;
                 }
-                self.inspect(to, &bytes);
+                self.inspect(to, &bytes, sent);
                 // Split the bytes at a random point: the engine must reassemble frames.
                 let cut = self.rng.random_range(0..=bytes.len());
                 let (first, second) = bytes.split_at(cut);
@@ -397,8 +533,9 @@ impl Net {
         }
     }
 
-    /// Checks every frame delivered to `to`: nothing about a space reaches a non-member.
-    fn inspect(&mut self, to: usize, bytes: &[u8]) {
+    /// Checks every frame delivered to `to`: nothing about a space reaches a device that was
+    /// not a member when the frame was sent.
+    fn inspect(&mut self, to: usize, bytes: &[u8], sent: u64) {
         let mut rest = bytes;
         while !rest.is_empty() {
             match protocol::decode_frame(rest) {
@@ -408,7 +545,7 @@ impl Net {
                     rest = &rest[used..];
                     let space = frame.space();
                     let reveals = !matches!(frame, Frame::Refused { .. });
-                    if reveals && !self.is_member(space, to) {
+                    if reveals && !self.is_member(space, to, sent) {
                         self.violations.push(format!(
                             "t={} node {to} (not a member of {space:?}) received {}",
                             self.now,
@@ -441,13 +578,14 @@ impl Net {
         }
     }
 
-    /// Differences between members' copies of each space (empty when converged).
+    /// Differences between members' copies of each space (empty when converged). Devices
+    /// unlinked from a space keep what they had and are not compared.
     pub fn divergence(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         let members = self.members.clone();
-        for (space, devices) in members.iter() {
+        for space in members.keys() {
             let holders: Vec<usize> = (0..self.nodes.len())
-                .filter(|i| devices.contains(&self.nodes[*i].id))
+                .filter(|i| self.member_now(*space, *i))
                 .collect();
             let mut reference = None;
             for &i in &holders {

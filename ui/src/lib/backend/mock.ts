@@ -11,6 +11,7 @@ import type {
   Course,
   DocId,
   DocKind,
+  DeviceView,
   DocSummary,
   HistoryEntry,
   ItemId,
@@ -119,6 +120,8 @@ export class MockBackend implements Backend {
   private lastSync = new Map<SpaceId, Timestamp>();
   private pending = new Map<SpaceId, number>();
   private invites = new Map<string, { space: SpaceId; role: Role; uses: number }>();
+  private deviceLinks = new Set<string>();
+  private myDevices: DeviceView[] = [];
 
   constructor(options: MockOptions = {}) {
     let t = 1_700_000_000_000;
@@ -138,6 +141,14 @@ export class MockBackend implements Backend {
     this.people.set(this.me.person, this.me.display_name);
     this.devices.set(this.me.device, this.me.person);
     this.spaces.push({ id: this.me.personal_space, name: 'Personal', personal: true });
+    this.myDevices.push({
+      device: this.me.device,
+      name: 'this computer',
+      this_device: true,
+      linked_at: null,
+      connected: true,
+      last_seen: null,
+    });
     this.cohort = '';
     if (options.seed ?? true) this.cohort = this.seed(options.role ?? 'facilitator');
   }
@@ -1068,7 +1079,42 @@ export class MockBackend implements Backend {
       setTimeout(() => this.syncs.emit({ kind: 'admitted', space, device: null, message: null }), 0);
       return { space, role: 'learner', addrs: [] };
     },
+    device_link: ({ expires_minutes }) => {
+      const ticket = `cohort1${this.newId(0xd1)}${this.me.personal_space}`;
+      this.deviceLinks.add(ticket);
+      return {
+        ticket,
+        space: this.me.personal_space,
+        person: this.me.person,
+        expires_at: this.now() + (expires_minutes ?? 10) * 60_000,
+        addrs: [],
+      };
+    },
+    device_add: ({ ticket }) => {
+      if (this.invites.has(ticket.trim())) throw new BackendError('invalid_input', 'this ticket invites to a cohort; use it with `cohort join`');
+      throw new BackendError('invalid_input', 'this data dir already holds its own data; add the new device with a new data dir');
+    },
+    device_linking: () => null,
+    device_list: () => this.myDevices,
+    device_remove: ({ device }) => {
+      const found = this.myDevices.find((d) => d.device.startsWith(device) || d.name === device);
+      if (!found) throw new BackendError('not_found', `no device ${device}`);
+      if (found.this_device) throw new BackendError('invalid_input', 'this is the device you are using; remove it from another of your devices');
+      this.myDevices = this.myDevices.filter((d) => d !== found);
+      return null;
+    },
   };
 }
 
-const SYNC_COMMANDS = new Set<Cmd>(['peers', 'sync_status', 'sync_now', 'invite_create', 'join']);
+const SYNC_COMMANDS = new Set<Cmd>([
+  'peers',
+  'sync_status',
+  'sync_now',
+  'invite_create',
+  'join',
+  'device_link',
+  'device_add',
+  'device_linking',
+  'device_list',
+  'device_remove',
+]);
