@@ -409,7 +409,9 @@ impl<H: CoreHost> Loop<H> {
                     }
                 },
                 _ = tick.tick() => {
-                    self.poll(&written_tx).await;
+                    // Also offers local changes (as `poll` does) and closes connections
+                    // whose peer left a frame unfinished.
+                    self.engine(Event::Tick, &written_tx).await;
                     self.dial_joins(false).await;
                 }
             }
@@ -620,7 +622,17 @@ impl<H: CoreHost> Loop<H> {
                 }
             }
             NetEvent::ProtocolViolation { peer, reason } => {
-                tracing::warn!(%peer, %reason, "a peer broke the stream protocol");
+                // A frame of it may be lost, so its sync sessions cannot go on: disconnect
+                // (an honest peer reconnects and starts afresh).
+                tracing::warn!(%peer, %reason, "a peer broke the stream protocol; disconnecting it");
+                if let Some((conn, _)) = self.conns.remove(&peer) {
+                    lock(&self.shared).connected.remove(&peer.to_string());
+                    self.writers.remove(&peer);
+                    self.engine(Event::Disconnected { conn }, written_tx).await;
+                }
+                if let Err(e) = self.net.disconnect(peer).await {
+                    tracing::debug!(error = %e, "disconnect");
+                }
             }
             NetEvent::Discovered { peer, addrs } => {
                 if self.conns.contains_key(&peer) {
@@ -715,7 +727,7 @@ impl<H: CoreHost> Loop<H> {
                     }
                 }
                 Effect::Disconnect { conn, peer, reason } => {
-                    tracing::warn!(device = %short(&peer.to_string()), ?reason, "closing a connection");
+                    tracing::warn!(device = %short(&peer.to_string()), "closing a connection: {reason}");
                     let found = self
                         .conns
                         .iter()
@@ -734,6 +746,14 @@ impl<H: CoreHost> Loop<H> {
                     space, doc, reason, ..
                 } => {
                     tracing::warn!(space = %space.short(), doc = %doc.short(), ?reason, "a document stopped syncing on a connection");
+                }
+                Effect::RefusedPeer {
+                    peer,
+                    space,
+                    reason,
+                    ..
+                } => {
+                    tracing::warn!(device = %short(&peer.to_string()), space = %space.short(), ?reason, "refused to sync a space with a device");
                 }
                 Effect::Refused { .. }
                 | Effect::Admit { .. }

@@ -164,6 +164,7 @@ impl Net {
                     self.now
                 )),
                 Effect::Refused { .. } => self.stats.refused += 1,
+                Effect::RefusedPeer { .. } => {}
                 // No simulated device holds an invite, so none may ask to be admitted.
                 Effect::Admit { peer, .. } => self.violations.push(format!(
                     "t={} node {node} was asked to admit {peer:?}",
