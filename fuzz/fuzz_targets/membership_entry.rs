@@ -1,0 +1,13 @@
+//! Membership log entries: an admission request's JSON (parse, verify, fold, write into a
+//! log document and read back), and log documents as a peer may sync them.
+#![no_main]
+
+#[path = "../../crates/sync/tests/fuzz_harness/mod.rs"]
+mod fuzz_harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    match data.split_first() {
+        Some((0, doc)) => fuzz_harness::membership_doc(doc),
+        _ => fuzz_harness::entry_json(data),
+    }
+});
