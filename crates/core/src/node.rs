@@ -594,6 +594,7 @@ impl<H: CoreHost> Loop<H> {
             }
             NetEvent::PeerDisconnected { peer } => {
                 self.writers.remove(&peer);
+                self.forget_stranger(peer);
                 if let Some((conn, device)) = self.conns.remove(&peer) {
                     let now = {
                         let mut host = lock(&self.host);
@@ -650,6 +651,22 @@ impl<H: CoreHost> Loop<H> {
             }
             NetEvent::ListenAddr(addr) => self.listening(addr),
             _ => {}
+        }
+    }
+
+    /// A device that belongs to no cohort held here leaves the peer book when it
+    /// disconnects: strangers (probing, refused, or a joiner never admitted) would otherwise
+    /// fill it, be listed by `peers` and be redialed on every start.
+    fn forget_stranger(&mut self, peer: PeerId) {
+        let Some(device) = device_of(&peer) else {
+            return;
+        };
+        let known = {
+            let mut host = lock(&self.host);
+            host.core().person_of_device(device)
+        };
+        if matches!(known, Ok(None)) {
+            lock(&self.shared).book.remove(&peer.to_string());
         }
     }
 
