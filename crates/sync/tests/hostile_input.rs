@@ -268,6 +268,11 @@ proptest! {
     }
 
     #[test]
+    fn validly_signed_logs_fold_alike_in_any_order(data in prop::collection::vec(any::<u8>(), 0..120)) {
+        h::signed_log(&data);
+    }
+
+    #[test]
     fn mutated_membership_log_documents_never_panic(seed in 1u8..50, e in edits()) {
         let (space, create) = h::created_log();
         let mut doc = automerge::AutoCommit::new();
@@ -306,6 +311,16 @@ fn the_harness_sees_what_it_checks() {
             sent.frames.as_slice(),
             [Frame::Welcome { .. }, Frame::Digest { .. }]
         ),
+        "{:?}",
+        sent.frames
+    );
+    // The member's real sync message (from a fork of the host's document) is merged and
+    // answered.
+    let sent = h::engine(&[1 | 4 | 8, 0, 0, 0, 0]);
+    assert!(
+        sent.frames
+            .iter()
+            .any(|f| matches!(f, Frame::SyncBatch { messages, .. } if messages.iter().any(|(d, _)| *d == h::doc_ids()[0]))),
         "{:?}",
         sent.frames
     );

@@ -11,9 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ROOT};
-use cohort_model::{DocId, Entry, ItemId, Membership, PersonId, SpaceId, Timestamp};
+use cohort_model::{DocId, Entry, ItemId, Membership, PersonId, Role, SpaceId, Timestamp};
 use cohort_sync::DeviceId;
 use cohort_sync::engine::{Authorizer, Config, ConnId, DocStore, Effect, Engine, Event, Millis};
 use cohort_sync::membership::{
@@ -171,8 +172,11 @@ pub struct Sent {
 
 /// Feeds `data` to an engine as what one peer sends, interleaved with the host's own
 /// happenings. The first byte chooses who the peer is (bit 0: the member, else a
-/// stranger), whether the engine dialed (bit 1), and whether the peer's bytes begin with a
-/// well-formed `Hello` for the space (bit 2). Then, repeatedly, one control byte: below
+/// stranger), whether the engine dialed (bit 1), whether the peer's bytes begin with a
+/// well-formed `Hello` for the space (bit 2), and whether they go on with a real
+/// `automerge::sync` message (bit 3: for a document of the space, of the other space, or a
+/// new one; from a fork of the host's document or an unrelated one; a byte of it possibly
+/// flipped, all chosen by the next bytes). Then, repeatedly, one control byte: below
 /// 0xf0 it is the length of the next chunk of received bytes; 0xf0 lets 10 s pass and
 /// ticks; 0xf1 reports everything sent as written; 0xf2 edits a document locally; 0xf3
 /// says membership changed; 0xf4 revokes the member; 0xf5 reconnects; above, a chunk of
@@ -213,6 +217,11 @@ pub fn engine(data: &[u8]) -> Sent {
             &mut store,
             &auth,
         ));
+    }
+    if flags & 8 == 8 {
+        let (bytes, tail) = real_sync_batch(&mut store, rest);
+        rest = tail;
+        effects.extend(engine.handle(now, Event::Received { conn, bytes }, &mut store, &auth));
     }
     check(&effects, peer, &mut sent);
     let mut unsent = unsent_of(&effects);
@@ -282,6 +291,48 @@ pub fn engine(data: &[u8]) -> Sent {
         );
     }
     sent
+}
+
+/// A `SyncBatch` frame carrying a message `automerge::sync` really generated, shaped by the
+/// first bytes of `data` (returned: the rest).
+fn real_sync_batch<'a>(store: &mut Store, data: &'a [u8]) -> (Vec<u8>, &'a [u8]) {
+    let mut take = {
+        let mut rest = data;
+        move || {
+            let (first, tail) = rest.split_first().map_or((0, rest), |(b, t)| (*b, t));
+            rest = tail;
+            (first, rest)
+        }
+    };
+    let (which, _) = take();
+    let (fork, _) = take();
+    let (flip_at, _) = take();
+    let (flip, rest) = take();
+    let ids = doc_ids();
+    let doc = match which % 3 {
+        0 => ids[0],
+        1 => ids[2],
+        _ => DocId::from_bytes([which; 16]),
+    };
+    let mut theirs = match store.docs.get_mut(&doc) {
+        Some((_, ours)) if fork % 2 == 0 => ours.fork(),
+        _ => AutoCommit::new(),
+    };
+    let _ = theirs.put(ROOT, "title", format!("from the peer {which} {fork}"));
+    let mut message = theirs
+        .sync()
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .map(|m| m.encode())
+        .unwrap_or_default();
+    if flip != 0 && !message.is_empty() {
+        let at = usize::from(flip_at) % message.len();
+        message[at] ^= flip;
+    }
+    let frame = protocol::encode_frame(&Frame::SyncBatch {
+        space: space(),
+        messages: vec![(doc, message)],
+    });
+    (frame, rest)
 }
 
 fn unsent_of(effects: &[Effect]) -> usize {
@@ -437,6 +488,105 @@ pub fn entry_checks(entry: &Entry) {
         }
         Err(e) => panic!("a log with one appended entry does not read: {e}"),
     }
+}
+
+/// Keys of the devices in [`signed_log`] (deriving a key is slow: made once).
+fn log_keys() -> &'static [DeviceKey] {
+    static KEYS: std::sync::OnceLock<Vec<DeviceKey>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (0..6u8)
+            .map(|n| DeviceKey::generate([0x70 + n; 32]))
+            .collect()
+    })
+}
+
+/// Builds a log of *validly signed* entries from `data` (four bytes per entry: what, by
+/// which key, about whom, when) after the harness's `create`, so that the fold's rules,
+/// not its signature check, decide; then checks that the fold does not depend on the
+/// order the entries arrive in.
+pub fn signed_log(data: &[u8]) {
+    let (space, create) = created_log();
+    let creator = creator_key();
+    let keys = log_keys();
+    let role = |b: u8| [Role::Facilitator, Role::Learner, Role::Observer][usize::from(b % 3)];
+    let person = |b: u8| PersonId::from_bytes([b % 6; 16]);
+    let mut entries = vec![create];
+    for (n, op) in data.chunks(4).enumerate() {
+        let [what, by, about, when] = [0, 1, 2, 3].map(|i| op.get(i).copied().unwrap_or(0));
+        let signer = if by % 7 == 6 {
+            &creator
+        } else {
+            &keys[usize::from(by % 6)]
+        };
+        let device = keys[usize::from(about % 6)].device_id();
+        let secret = [about % 3; 32];
+        let action = match what % 8 {
+            0 => Action::AddMember {
+                member: person(about),
+                device,
+                role: role(what / 8),
+            },
+            1 => Action::ChangeRole {
+                member: person(about),
+                role: role(what / 8),
+            },
+            2 => Action::RemoveMember {
+                member: person(about),
+            },
+            3 => Action::LinkDevice {
+                member: person(by),
+                device,
+            },
+            4 => {
+                let invite = cohort_sync::membership::Invite::new(
+                    secret,
+                    role(what / 8),
+                    Timestamp(i64::from(when) * 10),
+                    u32::from(what / 64),
+                );
+                if what & 16 == 16 {
+                    invite.linking(person(about)).issue()
+                } else {
+                    invite.issue()
+                }
+            }
+            5 => cohort_sync::membership::redeem_action(
+                &secret,
+                person(about),
+                signer.device_id(),
+                role(what / 8),
+            ),
+            6 => Action::Create {
+                creator: person(about),
+                nonce: [when; 16],
+            },
+            _ => Action::InviteRedeemed {
+                invite_key: cohort_sync::membership::invite_key_for(&secret),
+                member: person(about),
+                device,
+                role: role(what / 8),
+                proof: op.to_vec(),
+            },
+        };
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(n as u64 + 2).to_be_bytes());
+        id[8] = when;
+        entries.push(action.signed(
+            signer,
+            space,
+            ItemId::from_bytes(id),
+            Timestamp(i64::from(when)),
+        ));
+    }
+    let (forward, rejected) = MembershipState::fold(space, &entries);
+    entries.reverse();
+    let (backward, rejected_backward) = MembershipState::fold(space, &entries);
+    assert_eq!(
+        forward, backward,
+        "the fold depends on the order of the log"
+    );
+    assert_eq!(rejected, rejected_backward);
+    assert!(forward.creator().is_some());
 }
 
 /// Loads `data` as an Automerge document and reads it as a membership log (what a host
