@@ -756,6 +756,33 @@ fn non_members_learn_nothing_and_floods_do_not_stop_the_member() {
     site.learned_nothing(&eve, "sync frames without a session");
     drop(eve);
 
+    // Probing for space after space: a bounded number of answers per connection, then
+    // the connection is closed; the log does not get a line per probe.
+    let mut prober = site.attacker(Some(true));
+    let probes: Vec<u8> = (0..40).flat_map(|_| hello(random_id())).collect();
+    site.rt
+        .block_on(async {
+            let _stream = prober.send(node, &net_frame(&probes)).await?;
+            prober.wait_closed("probing for spaces").await
+        })
+        .unwrap_or_else(|e| site.fail(e));
+    site.logged(
+        "probing for spaces",
+        &[
+            "closing a connection",
+            &prober.short(),
+            "too many refused requests",
+        ],
+    );
+    let frames = site.learned_nothing(&prober, "probing for spaces");
+    assert!(frames.len() <= 32, "{} refusals", frames.len());
+    let lines = log_of(&site.ada.dir)
+        .lines()
+        .filter(|l| l.contains("refused to sync a space") && l.contains(&prober.short()))
+        .count();
+    assert!(lines <= 2, "{lines} log lines for one prober's refusals");
+    drop(prober);
+
     // A non-member on the opening side sending Hello breaks the protocol: disconnected.
     let mut eve = site.attacker(Some(false));
     site.rt

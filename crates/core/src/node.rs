@@ -90,6 +90,8 @@ pub(crate) const ADDRS_KEY: &str = "sync.addrs";
 const MAX_TICKET_ADDRS: usize = 8;
 /// How often the loop wakes without events (engine work, join redials).
 const TICK: Duration = Duration::from_millis(500);
+/// Refusals of peers' requests are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 /// Frames queued per peer writer before the loop waits for it.
 const WRITER_QUEUE: usize = 256;
 
@@ -206,6 +208,7 @@ impl<H: CoreHost> Node<H> {
             listen: Vec::new(),
             notices: notices.clone(),
             last_join_dial: None,
+            refusals_logged: (None, 0),
         };
         for addr in lp.net.listen_addrs().await.map_err(net_err)? {
             lp.listening(addr);
@@ -353,6 +356,9 @@ struct Loop<H: CoreHost> {
     listen: Vec<Multiaddr>,
     notices: broadcast::Sender<SyncNotice>,
     last_join_dial: Option<Instant>,
+    /// When a refusal was last logged, and how many were not logged since: refusals are
+    /// logged at most once a second, so peers asking for spaces cannot flood the log.
+    refusals_logged: (Option<Instant>, u64),
 }
 
 impl<H: CoreHost> Loop<H> {
@@ -770,7 +776,14 @@ impl<H: CoreHost> Loop<H> {
                     reason,
                     ..
                 } => {
-                    tracing::warn!(device = %short(&peer.to_string()), space = %space.short(), ?reason, "refused to sync a space with a device");
+                    let (last, unlogged) = &mut self.refusals_logged;
+                    if last.is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY) {
+                        *unlogged += 1;
+                    } else {
+                        *last = Some(Instant::now());
+                        let more = std::mem::take(unlogged);
+                        tracing::warn!(device = %short(&peer.to_string()), space = %space.short(), ?reason, unlogged_since_last = more, "refused to sync a space with a device");
+                    }
                 }
                 Effect::Refused { .. }
                 | Effect::Admit { .. }

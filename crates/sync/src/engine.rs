@@ -117,6 +117,10 @@ pub struct Config {
     /// inside a frame for longer than this is closed at the next [`Event::Tick`] (a peer
     /// cannot park up to [`MAX_FRAME`] bytes per connection here indefinitely).
     pub frame_timeout: Millis,
+    /// `Hello`s and `Redeem`s one connection may have refused before it is closed: a peer
+    /// probing for spaces (or making the host log refusals) gets this many answers per
+    /// connection, not an unbounded stream of them.
+    pub max_refusals: u32,
 }
 
 impl Default for Config {
@@ -129,6 +133,7 @@ impl Default for Config {
             max_sessions: 256,
             max_idle_rounds: 24,
             frame_timeout: 30_000,
+            max_refusals: 32,
         }
     }
 }
@@ -376,6 +381,8 @@ struct Conn {
     inbuf: Vec<u8>,
     /// When `inbuf` last began holding an unfinished frame (`None` while it is empty).
     partial_since: Option<Millis>,
+    /// Sessions the peer asked for and was refused on this connection.
+    refusals: u32,
     unsent: usize,
     bucket: TokenBucket,
     sessions: BTreeMap<SpaceId, Session>,
@@ -607,6 +614,7 @@ impl Engine {
                     dialer,
                     inbuf: Vec::new(),
                     partial_since: None,
+                    refusals: 0,
                     unsent: 0,
                     bucket: TokenBucket {
                         tokens: self.config.recv_burst,
@@ -789,7 +797,9 @@ impl Engine {
         self.send_digest(conn, c, space, store, p);
     }
 
-    /// Answers the peer's `Hello` or `Redeem` for `space` with `Refused`, and tells the host.
+    /// Answers the peer's `Hello` or `Redeem` for `space` with `Refused`, and tells the host;
+    /// `Err` (close the connection) once the peer has been refused more than
+    /// [`Config::max_refusals`] times on it.
     fn refuse(
         &mut self,
         conn: ConnId,
@@ -797,7 +807,11 @@ impl Engine {
         space: SpaceId,
         reason: RefuseReason,
         p: &mut Pending,
-    ) {
+    ) -> Result<(), DisconnectReason> {
+        c.refusals = c.refusals.saturating_add(1);
+        if c.refusals > self.config.max_refusals {
+            return Err(DisconnectReason::Violation("too many refused requests"));
+        }
         p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
         p.effects.push(Effect::RefusedPeer {
             conn,
@@ -805,6 +819,7 @@ impl Engine {
             space,
             reason,
         });
+        Ok(())
     }
 
     /// The host decided on a peer's `Redeem`.
@@ -832,7 +847,14 @@ impl Engine {
                 }
                 Err(reason) => {
                     c.sessions.remove(&space);
-                    self.refuse(conn, &mut c, space, reason, p);
+                    if let Err(too_many) = self.refuse(conn, &mut c, space, reason, p) {
+                        p.effects.push(Effect::Disconnect {
+                            conn,
+                            peer: c.peer,
+                            reason: too_many,
+                        });
+                        return;
+                    }
                 }
             }
         }
@@ -932,8 +954,7 @@ impl Engine {
                 }
                 let refusal = (!auth.may_read(space, peer)).then_some(RefuseReason::NotAuthorized);
                 if let Some(reason) = refusal.or_else(|| self.session_refusal(c, protocol)) {
-                    self.refuse(conn, c, space, reason, p);
-                    return Ok(());
+                    return self.refuse(conn, c, space, reason, p);
                 }
                 self.welcome(conn, c, space, store, p);
             }
@@ -945,8 +966,7 @@ impl Engine {
                     return Err(DisconnectReason::Violation("second hello for a space"));
                 }
                 if let Some(reason) = self.session_refusal(c, protocol) {
-                    self.refuse(conn, c, space, reason, p);
-                    return Ok(());
+                    return self.refuse(conn, c, space, reason, p);
                 }
                 if auth.may_read(space, peer) {
                     // Already a member (admitted through another peer): as for `Hello`.

@@ -580,6 +580,50 @@ fn a_peer_that_stops_inside_a_frame_is_disconnected_on_tick() {
     );
 }
 
+/// A peer asking for space after space is answered `max_refusals` times on a connection,
+/// then disconnected (its probing, and the host's log of it, stay bounded).
+#[test]
+fn a_peer_refused_too_often_is_disconnected() {
+    let s = space(1);
+    let config = Config {
+        max_refusals: 5,
+        ..Config::default()
+    };
+    let mut lab = Lab::new(vec![(s, vec![0])], 2, config);
+    lab.connect(1, 1, 0); // the stranger (1) dials device 0, which answers
+    lab.pump();
+    for n in 0..8u8 {
+        let hello = protocol::encode_frame(&Frame::Hello {
+            space: SpaceId::from_bytes([100 + n; 16]),
+            protocol: protocol::PROTOCOL,
+        });
+        // (The refusals stay on the wire: the stranger's own engine never sent these.)
+        lab.deliver(1, 0, hello);
+    }
+    let refused = lab
+        .other
+        .iter()
+        .filter(|(at, e)| *at == 0 && matches!(e, Effect::RefusedPeer { .. }))
+        .count();
+    assert_eq!(refused, 5, "{:?}", lab.other);
+    let refusals_sent = lab
+        .wire
+        .iter()
+        .filter(|(_, to, bytes)| {
+            *to == 1
+                && matches!(
+                    protocol::decode_frame(bytes),
+                    Ok((Frame::Refused { .. }, _))
+                )
+        })
+        .count();
+    assert_eq!(refusals_sent, 5);
+    assert_eq!(
+        lab.disconnects,
+        vec![(0, DisconnectReason::Violation("too many refused requests"))]
+    );
+}
+
 #[test]
 fn a_flooding_peer_is_rate_limited() {
     let s = space(1);
