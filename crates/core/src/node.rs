@@ -91,6 +91,8 @@ pub(crate) const ADDRS_KEY: &str = "sync.addrs";
 const MAX_TICKET_ADDRS: usize = 8;
 /// How often the loop wakes without events (engine work, join redials).
 const TICK: Duration = Duration::from_millis(500);
+/// Refusals of peers' requests are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 /// Frames queued per peer writer before the loop waits for it.
 const WRITER_QUEUE: usize = 256;
 
@@ -207,6 +209,7 @@ impl<H: CoreHost> Node<H> {
             listen: Vec::new(),
             notices: notices.clone(),
             last_join_dial: None,
+            refusals_logged: (None, 0),
         };
         for addr in lp.net.listen_addrs().await.map_err(net_err)? {
             lp.listening(addr);
@@ -354,6 +357,9 @@ struct Loop<H: CoreHost> {
     listen: Vec<Multiaddr>,
     notices: broadcast::Sender<SyncNotice>,
     last_join_dial: Option<Instant>,
+    /// When a refusal was last logged, and how many were not logged since: refusals are
+    /// logged at most once a second, so peers asking for spaces cannot flood the log.
+    refusals_logged: (Option<Instant>, u64),
 }
 
 impl<H: CoreHost> Loop<H> {
@@ -410,7 +416,9 @@ impl<H: CoreHost> Loop<H> {
                     }
                 },
                 _ = tick.tick() => {
-                    self.poll(&written_tx).await;
+                    // Also offers local changes (as `poll` does) and closes connections
+                    // whose peer left a frame unfinished.
+                    self.engine(Event::Tick, &written_tx).await;
                     self.dial_joins(false).await;
                 }
             }
@@ -599,6 +607,7 @@ impl<H: CoreHost> Loop<H> {
             }
             NetEvent::PeerDisconnected { peer } => {
                 self.writers.remove(&peer);
+                self.forget_stranger(peer);
                 if let Some((conn, device)) = self.conns.remove(&peer) {
                     let now = {
                         let mut host = lock(&self.host);
@@ -627,7 +636,17 @@ impl<H: CoreHost> Loop<H> {
                 }
             }
             NetEvent::ProtocolViolation { peer, reason } => {
-                tracing::warn!(%peer, %reason, "a peer broke the stream protocol");
+                // A frame of it may be lost, so its sync sessions cannot go on: disconnect
+                // (an honest peer reconnects and starts afresh).
+                tracing::warn!(%peer, %reason, "a peer broke the stream protocol; disconnecting it");
+                if let Some((conn, _)) = self.conns.remove(&peer) {
+                    lock(&self.shared).connected.remove(&peer.to_string());
+                    self.writers.remove(&peer);
+                    self.engine(Event::Disconnected { conn }, written_tx).await;
+                }
+                if let Err(e) = self.net.disconnect(peer).await {
+                    tracing::debug!(error = %e, "disconnect");
+                }
             }
             NetEvent::Discovered { peer, addrs } => {
                 if self.conns.contains_key(&peer) {
@@ -644,6 +663,22 @@ impl<H: CoreHost> Loop<H> {
             }
             NetEvent::ListenAddr(addr) => self.listening(addr),
             _ => {}
+        }
+    }
+
+    /// A device that belongs to no cohort held here leaves the peer book when it
+    /// disconnects: strangers (probing, refused, or a joiner never admitted) would otherwise
+    /// fill it, be listed by `peers` and be redialed on every start.
+    fn forget_stranger(&mut self, peer: PeerId) {
+        let Some(device) = device_of(&peer) else {
+            return;
+        };
+        let known = {
+            let mut host = lock(&self.host);
+            host.core().person_of_device(device)
+        };
+        if matches!(known, Ok(None)) {
+            lock(&self.shared).book.remove(&peer.to_string());
         }
     }
 
@@ -721,7 +756,7 @@ impl<H: CoreHost> Loop<H> {
                     }
                 }
                 Effect::Disconnect { conn, peer, reason } => {
-                    tracing::warn!(device = %short(&peer.to_string()), ?reason, "closing a connection");
+                    tracing::warn!(device = %short(&peer.to_string()), "closing a connection: {reason}");
                     let found = self
                         .conns
                         .iter()
@@ -740,6 +775,21 @@ impl<H: CoreHost> Loop<H> {
                     space, doc, reason, ..
                 } => {
                     tracing::warn!(space = %space.short(), doc = %doc.short(), ?reason, "a document stopped syncing on a connection");
+                }
+                Effect::RefusedPeer {
+                    peer,
+                    space,
+                    reason,
+                    ..
+                } => {
+                    let (last, unlogged) = &mut self.refusals_logged;
+                    if last.is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY) {
+                        *unlogged += 1;
+                    } else {
+                        *last = Some(Instant::now());
+                        let more = std::mem::take(unlogged);
+                        tracing::warn!(device = %short(&peer.to_string()), space = %space.short(), ?reason, unlogged_since_last = more, "refused to sync a space with a device");
+                    }
                 }
                 Effect::Refused { .. }
                 | Effect::Admit { .. }

@@ -6,6 +6,7 @@ use libp2p::Multiaddr;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 
+use crate::muxer::STREAM_CREDIT;
 use crate::{NetError, identity::keypair_from_secret};
 
 /// Everything [`crate::Net::start`] needs. Build one with [`NetConfig::new`] and adjust the
@@ -32,8 +33,21 @@ pub struct NetConfig {
     /// Maximum number of concurrent inbound `/cohort/sync/1` streams from one peer; further
     /// streams are refused and reported as [`crate::NetEvent::ProtocolViolation`].
     pub max_inbound_streams_per_peer: usize,
-    /// Maximum yamux streams (of any protocol) per connection.
+    /// Maximum streams (of any protocol) per connection, yamux and QUIC alike.
     pub max_yamux_streams: usize,
+    /// Most bytes one connection may hold received but not yet read by the application,
+    /// all its streams together (yamux's connection receive window; QUIC's connection
+    /// flow-control limit). Must be at least `max_yamux_streams * 256 KiB`: yamux grants
+    /// every stream 256 KiB, and only the part above that is shared out to busy streams
+    /// (whose windows grow towards the link's bandwidth-delay product). A peer can never
+    /// make a connection buffer more than this: once a stream's reader stops, its sender
+    /// stops too (backpressure).
+    pub max_connection_window: usize,
+    /// A peer that has begun a frame must go on sending it: if no byte of the frame arrives
+    /// for this long, the stream is closed and reported as a
+    /// [`crate::NetEvent::ProtocolViolation`] (a truncated frame cannot hold a stream open).
+    /// Waiting *between* frames is not limited.
+    pub frame_stall_timeout: Duration,
     /// Maximum frame length in bytes; checked on send and before allocating on receive.
     pub max_frame: usize,
     /// Frames queued per peer before [`crate::NetHandle::send`] waits. Per-peer memory held
@@ -103,6 +117,8 @@ impl NetConfig {
             max_memory_fraction: 0.9,
             max_inbound_streams_per_peer: 4,
             max_yamux_streams: 64,
+            max_connection_window: 64 * STREAM_CREDIT + 8 * 1024 * 1024,
+            frame_stall_timeout: Duration::from_secs(20),
             max_frame: DEFAULT_MAX_FRAME,
             outbound_queue: 64,
             event_queue: 1024,
@@ -132,6 +148,19 @@ impl NetConfig {
         }
         if self.max_inbound_streams_per_peer == 0 {
             return bad("max_inbound_streams_per_peer must be at least 1");
+        }
+        if self.max_yamux_streams == 0 || u32::try_from(self.max_yamux_streams).is_err() {
+            return bad("max_yamux_streams must be in 1..=u32::MAX");
+        }
+        if self
+            .max_yamux_streams
+            .checked_mul(STREAM_CREDIT)
+            .is_none_or(|least| self.max_connection_window < least)
+        {
+            return bad("max_connection_window must be at least max_yamux_streams * 256 KiB");
+        }
+        if self.frame_stall_timeout.is_zero() {
+            return bad("frame_stall_timeout must not be zero");
         }
         if !(self.max_memory_fraction > 0.0 && self.max_memory_fraction <= 1.0) {
             return bad("max_memory_fraction must be in (0, 1]");

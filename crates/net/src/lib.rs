@@ -20,14 +20,21 @@
 //! that many bytes. Every connected pair keeps one long-lived outbound stream per direction:
 //! a writer task per peer drains a bounded queue onto it (writing never happens in the Swarm
 //! task, so yamux flow control cannot stall the node), and a reader task per inbound stream
-//! checks each length against `max_frame` *before* allocating.
+//! checks each length against `max_frame` *before* allocating, then grows the frame's
+//! buffer only as its bytes arrive.
 //!
 //! ## Limits against hostile or slow peers
-//! - a longer length prefix (or a stream that ends inside a frame) closes that stream and
-//!   emits [`NetEvent::ProtocolViolation`]; the connection and other peers are unaffected;
+//! - a longer length prefix, a stream that ends inside a frame, or a frame that stalls (no
+//!   byte of a begun frame for `frame_stall_timeout`) closes that stream and emits
+//!   [`NetEvent::ProtocolViolation`]; the connection and other peers are unaffected (the
+//!   application decides whether to disconnect the peer);
 //! - at most `max_inbound_streams_per_peer` concurrent inbound sync streams per peer; extra
 //!   streams are reset and reported as [`NetEvent::ProtocolViolation`];
 //! - connection limits (total, per peer, pending) and a memory limit refuse new connections;
+//! - what one connection buffers for streams not read yet is bounded by
+//!   `max_connection_window`: yamux runs with that connection receive window (through this
+//!   crate's own adapter of the `yamux` crate, as `libp2p-yamux` 0.48 keeps yamux's 1 GiB
+//!   default), and QUIC with the same connection and stream flow-control limits;
 //! - [`NetHandle::send`] waits while the peer's queue (`outbound_queue` frames) is full: a
 //!   slow peer slows its senders, memory does not grow;
 //! - a frame reader waits while the event channel is full: an application that does not
@@ -66,9 +73,9 @@
 //!   acknowledge what matters.
 //! - A [`NetEvent::Frame`] may arrive after the [`NetEvent::PeerDisconnected`] of its peer
 //!   (readers run beside the Swarm task).
-//! - Memory per peer beyond the queue: the writer's batch buffer (at most one queue's worth)
-//!   and yamux's stream window, which yamux auto-tunes (doubling while the reader keeps up)
-//!   up to its 1 GiB connection window; libp2p-yamux 0.48 does not expose that limit.
+//! - Memory per peer beyond the queue: the writer's batch buffer (at most one queue's worth,
+//!   and 256 KiB unless a single frame is larger), the frames its readers hold (one each,
+//!   growing with the bytes received) and the connection window.
 //! - Two applications that each block in `send` to the other while not reading their own
 //!   events can deadlock each other; run sends and event handling on separate tasks.
 
@@ -76,6 +83,7 @@ mod backoff;
 mod config;
 mod error;
 mod identity;
+mod muxer;
 mod node;
 
 pub use config::{Backoff, DEFAULT_MAX_FRAME, NetConfig};

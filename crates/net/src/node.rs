@@ -12,7 +12,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     Multiaddr, PeerId, Stream, StreamProtocol, Swarm, autonat, connection_limits, dcutr, identify,
-    mdns, memory_connection_limits, noise, ping, relay, tcp, yamux,
+    mdns, memory_connection_limits, noise, ping, quic, relay, tcp,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::backoff::Jitter;
 use crate::config::{Backoff, NetConfig};
 use crate::framing::{self, ReadError};
+use crate::muxer::{BoundedYamux, STREAM_CREDIT};
 use crate::{NetError, NetEvent};
 
 /// The stream protocol that carries sync frames.
@@ -36,6 +37,9 @@ const PENDING_EVENTS: usize = 256;
 
 /// Inbound streams handed from the acceptor task to the node task.
 const INBOUND_BUFFER: usize = 32;
+
+/// A writer stops coalescing queued frames into one write beyond this many bytes.
+const COALESCE_BYTES: usize = 256 * 1024;
 
 /// How often due reconnects are checked.
 const RECONNECT_TICK: Duration = Duration::from_millis(100);
@@ -114,6 +118,7 @@ impl Net {
             max_frame: config.max_frame,
             outbound_queue: config.outbound_queue,
             max_inbound: config.max_inbound_streams_per_peer,
+            frame_stall_timeout: config.frame_stall_timeout,
             shutdown_grace: config.shutdown_grace,
         };
         for addr in config.known_peers {
@@ -138,8 +143,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
-    let mut yamux_config = yamux::Config::default();
-    yamux_config.set_max_num_streams(config.max_yamux_streams);
+    let muxer = BoundedYamux::new(config.max_yamux_streams, config.max_connection_window);
+    let relay_muxer = muxer.clone();
+    let quic = quic_limits(config);
     let mdns_on = config.mdns;
     let relay_on = config.relay_server;
     let limits = connection_limits::ConnectionLimits::default()
@@ -155,11 +161,11 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            move || yamux_config.clone(),
+            move || muxer,
         )
         .map_err(|e| build(&e))?
-        .with_quic()
-        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .with_quic_config(|c| quic.apply(c))
+        .with_relay_client(noise::Config::new, move || relay_muxer)
         .map_err(|e| build(&e))?
         .with_behaviour(|key, relay_client| -> Result<Behaviour, BoxError> {
             let peer_id = key.public().to_peer_id();
@@ -197,6 +203,37 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
     Ok(swarm)
+}
+
+/// QUIC's flow-control limits, matching what yamux allows on a TCP connection.
+#[derive(Clone, Copy)]
+struct QuicLimits {
+    streams: u32,
+    connection: u32,
+    stream: u32,
+}
+
+impl QuicLimits {
+    fn apply(self, mut c: quic::Config) -> quic::Config {
+        c.max_concurrent_stream_limit = self.streams;
+        c.max_connection_data = self.connection;
+        c.max_stream_data = self.stream;
+        c
+    }
+}
+
+fn quic_limits(config: &NetConfig) -> QuicLimits {
+    let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    // As with yamux: one stream may use the shared part of the window beyond every stream's
+    // initial credit.
+    let shared = config
+        .max_connection_window
+        .saturating_sub(config.max_yamux_streams.saturating_mul(STREAM_CREDIT));
+    QuicLimits {
+        streams: to_u32(config.max_yamux_streams),
+        connection: to_u32(config.max_connection_window),
+        stream: to_u32(STREAM_CREDIT.saturating_add(shared)),
+    }
 }
 
 /// Binds every listen address and waits until each listener reported an address (or failed).
@@ -471,6 +508,7 @@ struct Node {
     max_frame: usize,
     outbound_queue: usize,
     max_inbound: usize,
+    frame_stall_timeout: Duration,
     shutdown_grace: Duration,
 }
 
@@ -684,6 +722,7 @@ impl Node {
             peer,
             stream,
             self.max_frame,
+            self.frame_stall_timeout,
             self.events.clone(),
         ));
     }
@@ -884,12 +923,22 @@ async fn run_writer(
             .await
             .map_err(std::io::Error::other)?;
         let mut buf = Vec::new();
+        // At most one queue's worth per write: a sender refilling the queue as fast as it
+        // drains must not make the batch (and this task's memory) grow without end.
+        let batch = queue.max_capacity();
         while let Some(frame) = queue.recv().await {
             buf.clear();
             framing::encode_into(&mut buf, &frame)?;
-            // Coalesce whatever else is already queued (bounded by the queue capacity).
-            while let Ok(more) = queue.try_recv() {
-                framing::encode_into(&mut buf, &more)?;
+            // Coalesce what else is already queued, up to a queue's worth of frames and
+            // COALESCE_BYTES.
+            for _ in 1..batch {
+                if buf.len() >= COALESCE_BYTES {
+                    break;
+                }
+                match queue.try_recv() {
+                    Ok(more) => framing::encode_into(&mut buf, &more)?,
+                    Err(_) => break,
+                }
             }
             framing::write_all_flush(&mut stream, &buf).await?;
             if buf.capacity() > 1024 * 1024 {
@@ -911,10 +960,11 @@ async fn run_reader(
     peer: PeerId,
     mut stream: Stream,
     max_frame: usize,
+    stall: Duration,
     events: mpsc::Sender<NetEvent>,
 ) -> TaskDone {
     loop {
-        match framing::read_frame(&mut stream, max_frame).await {
+        match framing::read_frame(&mut stream, max_frame, stall).await {
             Ok(Some(bytes)) => {
                 if events.send(NetEvent::Frame { peer, bytes }).await.is_err() {
                     break;

@@ -368,8 +368,13 @@ async fn inbound_streams_per_peer_are_limited() -> TestResult {
     Ok(())
 }
 
+/// A receiver whose application stops reading events holds back its sender: the sender's
+/// queue fills and `send` waits, and what left the sender is bounded by the queue and the
+/// receiver's stream window. The receiver first reads fast for a while, so that yamux
+/// auto-tunes the window upwards: bounded by `NetConfig::max_connection_window`, it stays
+/// small; with yamux's default limit (1 GiB) it grew to tens of MiB, all of which the
+/// sender could then push into a receiver that had stopped reading.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails about 1 run in 3: yamux's auto-tuned receive window (up to 1 GiB per connection) can absorb 100+ MB before the sender's queue fills; bounding the yamux window is open work"]
 async fn slow_receiver_makes_send_wait_without_growing_the_queue() -> TestResult {
     const QUEUE: usize = 8;
     const SIZE: usize = 64 * 1024;
@@ -377,12 +382,43 @@ async fn slow_receiver_makes_send_wait_without_growing_the_queue() -> TestResult
     a_cfg.outbound_queue = QUEUE;
     let mut b_cfg = config(32, tcp())?;
     b_cfg.event_queue = 4;
+    let default_window = b_cfg.max_connection_window;
+    assert!(
+        default_window <= 32 * 1024 * 1024,
+        "default window {default_window}"
+    );
+    // 16 streams of 256 KiB, and 1 MiB more a busy stream may grow into.
+    b_cfg.max_yamux_streams = 16;
+    b_cfg.max_connection_window = 16 * 256 * 1024 + 1024 * 1024;
+    let stream_window = 256 * 1024 + 1024 * 1024;
     let (a, mut a_rx) = start(Ok(a_cfg)).await?;
     let (b, mut b_rx) = start(Ok(b_cfg)).await?;
     let (a_id, b_id) = (a.local_peer_id(), b.local_peer_id());
     a.dial(addr_of(&b).await?).await?;
     wait_for(&mut a_rx, "A sees B", connected(b_id)).await?;
     wait_for(&mut b_rx, "B sees A", connected(a_id)).await?;
+
+    // B reads fast while A sends 64 MiB (yamux grows the stream's window as far as it may).
+    const WARM: u32 = 1024;
+    let drain = tokio::spawn(async move {
+        let mut got = 0;
+        while got < WARM {
+            match b_rx.recv().await {
+                Some(NetEvent::Frame { .. }) => got += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        (b_rx, got)
+    });
+    for i in 0..WARM {
+        a.send(b_id, vec![0u8; SIZE]).await?;
+        if i % 256 == 255 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let (mut b_rx, got) = timeout(Duration::from_secs(30), drain).await??;
+    assert_eq!(got, WARM, "B read the warm-up frames");
 
     // B's application now stops reading its events.
     let mut sent = 0usize;
@@ -423,9 +459,15 @@ async fn slow_receiver_makes_send_wait_without_growing_the_queue() -> TestResult
     })
     .await;
     assert_eq!(next as usize, sent, "{next} of {sent} frames arrived");
-    // Beyond the queue only the transport's windows hold data (yamux auto-tunes its
-    // per-stream window, so this is loose on purpose).
-    assert!(sent * SIZE < 64 * 1024 * 1024, "{sent} frames left A");
+    // Beyond A's queue and the batch its writer holds, only the sync stream's window at B
+    // (whatever of it sits in socket buffers or in yamux's) and the few frames B's reader
+    // took (one being read, four events) can have left A. Without the bound, yamux's
+    // auto-tuned window let 100+ MiB through.
+    let bound = stream_window + (2 * QUEUE + 8) * SIZE;
+    assert!(
+        sent * SIZE <= bound,
+        "{sent} frames of {SIZE} bytes left A: more than {bound} bytes"
+    );
 
     a.shutdown().await?;
     b.shutdown().await?;

@@ -27,7 +27,9 @@
 //! # Bounds
 //!
 //! - Received bytes are buffered only up to one frame, whose length is checked against
-//!   [`MAX_FRAME`] from its 4-byte prefix.
+//!   [`MAX_FRAME`] from its 4-byte prefix, and a frame must be complete within
+//!   [`Config::frame_timeout`] of its first byte (checked on [`Event::Tick`]): a peer that
+//!   stops inside a frame is disconnected rather than left holding that buffer.
 //! - Received bytes per connection go through a token bucket ([`Config::recv_rate`],
 //!   [`Config::recv_burst`]) using the `now` passed in; a peer over budget is disconnected.
 //! - Sent but unwritten bytes per connection are capped by [`Config::max_unsent`]: the
@@ -111,6 +113,14 @@ pub struct Config {
     /// Sync messages generated for one document on one connection without either side's
     /// heads moving, before the engine gives up on it until its next change.
     pub max_idle_rounds: u32,
+    /// How long a peer may leave a frame unfinished: a connection whose received bytes end
+    /// inside a frame for longer than this is closed at the next [`Event::Tick`] (a peer
+    /// cannot park up to [`MAX_FRAME`] bytes per connection here indefinitely).
+    pub frame_timeout: Millis,
+    /// `Hello`s and `Redeem`s one connection may have refused before it is closed: a peer
+    /// probing for spaces (or making the host log refusals) gets this many answers per
+    /// connection, not an unbounded stream of them.
+    pub max_refusals: u32,
 }
 
 impl Default for Config {
@@ -122,6 +132,8 @@ impl Default for Config {
             recv_burst: 64 * 1024 * 1024,
             max_sessions: 256,
             max_idle_rounds: 24,
+            frame_timeout: 30_000,
+            max_refusals: 32,
         }
     }
 }
@@ -175,6 +187,9 @@ pub enum Event {
     /// Membership changed somewhere: dialed connections offer newly shared spaces, and
     /// connections holding a session the peer may no longer read are closed.
     MembershipChanged,
+    /// Time passed (the host sends this periodically, say every second): connections
+    /// holding an unfinished frame for longer than [`Config::frame_timeout`] are closed.
+    Tick,
     /// The host's answer to an [`Effect::Admit`]: `Ok` if it admitted the peer (its
     /// membership view already says so), or why not. The engine answers the peer with
     /// `Welcome` (and starts syncing) or `Refused`.
@@ -203,6 +218,24 @@ pub enum DisconnectReason {
     RateLimited,
     /// The peer was removed from a space it had a session for.
     Revoked,
+    /// The peer began a frame and did not finish it within [`Config::frame_timeout`].
+    FrameStalled,
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisconnectReason::Malformed(e) => write!(f, "malformed frame ({e})"),
+            DisconnectReason::Violation(what) => write!(f, "protocol violation ({what})"),
+            DisconnectReason::Unauthorized => {
+                f.write_str("a frame for a space the peer may not read")
+            }
+            DisconnectReason::BadSyncMessage(e) => write!(f, "bad sync message ({e})"),
+            DisconnectReason::RateLimited => f.write_str("sent more than its receive budget"),
+            DisconnectReason::Revoked => f.write_str("removed from a space it was syncing"),
+            DisconnectReason::FrameStalled => f.write_str("left a frame unfinished"),
+        }
+    }
 }
 
 /// Why a document stopped syncing on a connection (until its next change).
@@ -266,6 +299,18 @@ pub enum Effect {
         space: SpaceId,
         /// The admission request, as the peer sent it.
         request: Vec<u8>,
+    },
+    /// We refused the peer's `Hello` or `Redeem` for `space` (the `Refused` frame is in a
+    /// `Send` effect of the same call). Informational, for logs: the peer may be probing.
+    RefusedPeer {
+        /// The connection.
+        conn: ConnId,
+        /// Its device.
+        peer: DeviceId,
+        /// The space it asked for (possibly one this host does not hold).
+        space: SpaceId,
+        /// What it was told.
+        reason: RefuseReason,
     },
     /// The peer refused our session for `space`.
     Refused {
@@ -334,6 +379,10 @@ struct Conn {
     peer: DeviceId,
     dialer: bool,
     inbuf: Vec<u8>,
+    /// When `inbuf` last began holding an unfinished frame (`None` while it is empty).
+    partial_since: Option<Millis>,
+    /// Sessions the peer asked for and was refused on this connection.
+    refusals: u32,
     unsent: usize,
     bucket: TokenBucket,
     sessions: BTreeMap<SpaceId, Session>,
@@ -564,6 +613,8 @@ impl Engine {
                     peer,
                     dialer,
                     inbuf: Vec::new(),
+                    partial_since: None,
+                    refusals: 0,
                     unsent: 0,
                     bucket: TokenBucket {
                         tokens: self.config.recv_burst,
@@ -608,6 +659,21 @@ impl Engine {
                 space,
                 result,
             } => self.admitted(conn, space, result, store, auth, &mut p),
+            Event::Tick => {
+                let timeout = self.config.frame_timeout;
+                let stalled: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| {
+                        c.partial_since
+                            .is_some_and(|t| now.saturating_sub(t) > timeout)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for conn in stalled {
+                    self.disconnect(conn, DisconnectReason::FrameStalled, &mut p);
+                }
+            }
             Event::MembershipChanged => {
                 let ids: Vec<ConnId> = self.conns.keys().copied().collect();
                 for conn in ids {
@@ -731,6 +797,31 @@ impl Engine {
         self.send_digest(conn, c, space, store, p);
     }
 
+    /// Answers the peer's `Hello` or `Redeem` for `space` with `Refused`, and tells the host;
+    /// `Err` (close the connection) once the peer has been refused more than
+    /// [`Config::max_refusals`] times on it.
+    fn refuse(
+        &mut self,
+        conn: ConnId,
+        c: &mut Conn,
+        space: SpaceId,
+        reason: RefuseReason,
+        p: &mut Pending,
+    ) -> Result<(), DisconnectReason> {
+        c.refusals = c.refusals.saturating_add(1);
+        if c.refusals > self.config.max_refusals {
+            return Err(DisconnectReason::Violation("too many refused requests"));
+        }
+        p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
+        p.effects.push(Effect::RefusedPeer {
+            conn,
+            peer: c.peer,
+            space,
+            reason,
+        });
+        Ok(())
+    }
+
     /// The host decided on a peer's `Redeem`.
     fn admitted(
         &mut self,
@@ -756,12 +847,14 @@ impl Engine {
                 }
                 Err(reason) => {
                     c.sessions.remove(&space);
-                    p.send(
-                        &mut self.stats,
-                        conn,
-                        &mut c,
-                        &Frame::Refused { space, reason },
-                    );
+                    if let Err(too_many) = self.refuse(conn, &mut c, space, reason, p) {
+                        p.effects.push(Effect::Disconnect {
+                            conn,
+                            peer: c.peer,
+                            reason: too_many,
+                        });
+                        return;
+                    }
                 }
             }
         }
@@ -822,6 +915,12 @@ impl Engine {
         match result {
             Ok(()) => {
                 c.inbuf.drain(..pos);
+                if c.inbuf.is_empty() {
+                    c.partial_since = None;
+                } else if pos > 0 || c.partial_since.is_none() {
+                    // A new unfinished frame (the previous one, if any, completed).
+                    c.partial_since = Some(now);
+                }
                 debug_assert!(c.inbuf.len() < MAX_FRAME + protocol::LEN_BYTES);
                 self.conns.insert(conn, c);
             }
@@ -855,8 +954,7 @@ impl Engine {
                 }
                 let refusal = (!auth.may_read(space, peer)).then_some(RefuseReason::NotAuthorized);
                 if let Some(reason) = refusal.or_else(|| self.session_refusal(c, protocol)) {
-                    p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
-                    return Ok(());
+                    return self.refuse(conn, c, space, reason, p);
                 }
                 self.welcome(conn, c, space, store, p);
             }
@@ -868,8 +966,7 @@ impl Engine {
                     return Err(DisconnectReason::Violation("second hello for a space"));
                 }
                 if let Some(reason) = self.session_refusal(c, protocol) {
-                    p.send(&mut self.stats, conn, c, &Frame::Refused { space, reason });
-                    return Ok(());
+                    return self.refuse(conn, c, space, reason, p);
                 }
                 if auth.may_read(space, peer) {
                     // Already a member (admitted through another peer): as for `Hello`.

@@ -269,6 +269,13 @@ fn an_unauthorized_peer_gets_refused_and_nothing_else() {
             .any(|(at, e)| *at == 1 && matches!(e, Effect::Refused { .. })),
         "Mallory's host is told about the refusal"
     );
+    assert!(
+        lab.other.iter().any(|(at, e)| *at == 0
+            && matches!(e, Effect::RefusedPeer { peer, space, reason: RefuseReason::NotAuthorized, .. }
+                if *peer == device(1) && *space == s)),
+        "Alice's host learns whom it refused, for its log: {:?}",
+        lab.other
+    );
     // Mallory pushes a message for the space anyway.
     let mut fake = AutoCommit::new();
     let msg = fake
@@ -528,6 +535,93 @@ fn outbound_budget_pauses_generation_until_bytes_are_written() {
     assert!(lab.disconnects.is_empty());
     assert_eq!(lab.heads(0, s), lab.heads(1, s));
     assert_eq!(lab.heads(1, s).len(), 200);
+}
+
+/// A peer that begins a frame and stops is disconnected once the frame is older than
+/// `frame_timeout` (checked on `Tick`); whole frames, and a clean boundary, are never timed.
+#[test]
+fn a_peer_that_stops_inside_a_frame_is_disconnected_on_tick() {
+    let s = space(1);
+    let config = Config {
+        frame_timeout: 1_000,
+        ..Config::default()
+    };
+    let mut lab = Lab::new(vec![(s, vec![0, 1])], 2, config);
+    lab.connect(1, 1, 0);
+    lab.pump();
+    // Idle at a frame boundary for a long time: nothing happens.
+    lab.now = 60_000;
+    let fx = lab.peers[0].handle(lab.now, Event::Tick);
+    assert!(fx.is_empty(), "{fx:?}");
+    // Half a frame (its bytes arrive whole, the rest never does).
+    let frame = protocol::encode_frame(&Frame::Digest {
+        space: s,
+        root: [7; 16],
+        count: 3,
+    });
+    lab.deliver(1, 0, frame[..10].to_vec());
+    lab.now += 900;
+    lab.deliver(1, 0, frame[10..12].to_vec());
+    let fx = lab.peers[0].handle(lab.now, Event::Tick);
+    assert!(fx.is_empty(), "not stalled yet: {fx:?}");
+    assert!(lab.disconnects.is_empty(), "{:?}", lab.disconnects);
+    // More bytes of the same frame do not restart its clock.
+    lab.now += 200;
+    let fx = lab.peers[0].handle(lab.now, Event::Tick);
+    lab.effects(0, fx);
+    assert_eq!(
+        lab.disconnects,
+        vec![(0, DisconnectReason::FrameStalled)],
+        "the stalled peer is disconnected"
+    );
+    assert_eq!(
+        DisconnectReason::FrameStalled.to_string(),
+        "left a frame unfinished"
+    );
+}
+
+/// A peer asking for space after space is answered `max_refusals` times on a connection,
+/// then disconnected (its probing, and the host's log of it, stay bounded).
+#[test]
+fn a_peer_refused_too_often_is_disconnected() {
+    let s = space(1);
+    let config = Config {
+        max_refusals: 5,
+        ..Config::default()
+    };
+    let mut lab = Lab::new(vec![(s, vec![0])], 2, config);
+    lab.connect(1, 1, 0); // the stranger (1) dials device 0, which answers
+    lab.pump();
+    for n in 0..8u8 {
+        let hello = protocol::encode_frame(&Frame::Hello {
+            space: SpaceId::from_bytes([100 + n; 16]),
+            protocol: protocol::PROTOCOL,
+        });
+        // (The refusals stay on the wire: the stranger's own engine never sent these.)
+        lab.deliver(1, 0, hello);
+    }
+    let refused = lab
+        .other
+        .iter()
+        .filter(|(at, e)| *at == 0 && matches!(e, Effect::RefusedPeer { .. }))
+        .count();
+    assert_eq!(refused, 5, "{:?}", lab.other);
+    let refusals_sent = lab
+        .wire
+        .iter()
+        .filter(|(_, to, bytes)| {
+            *to == 1
+                && matches!(
+                    protocol::decode_frame(bytes),
+                    Ok((Frame::Refused { .. }, _))
+                )
+        })
+        .count();
+    assert_eq!(refusals_sent, 5);
+    assert_eq!(
+        lab.disconnects,
+        vec![(0, DisconnectReason::Violation("too many refused requests"))]
+    );
 }
 
 #[test]

@@ -104,9 +104,11 @@ pub fn stop(who: &Cohort, mut node: KillOnDrop) {
     );
 }
 
-/// The libp2p addresses a running node printed (`/p2p/`-terminated), from its log.
+/// The `/p2p/`-terminated addresses the running node printed on start (its last start).
 pub fn listen_addrs(who: &Cohort) -> Vec<String> {
-    log_of(&who.dir)
+    let log = log_of(&who.dir);
+    let last_start = log.rfind("Cohort node serving").unwrap_or(0);
+    log[last_start..]
         .lines()
         .filter_map(|l| l.trim().strip_prefix("listen"))
         .map(|a| a.trim().to_owned())

@@ -187,6 +187,7 @@ impl Net {
                     self.now
                 )),
                 Effect::Refused { .. } => self.stats.refused += 1,
+                Effect::RefusedPeer { .. } => {}
                 Effect::Admit {
                     conn,
                     peer,
