@@ -63,6 +63,12 @@ pub struct SpaceSyncView {
     pub last_sync: Option<Timestamp>,
     /// For a cohort being joined: `"waiting"`, or why the last member refused.
     pub joining: Option<String>,
+    /// Bytes of sync frames about this space sent to peers since the node started.
+    #[ts(type = "number")]
+    pub bytes_sent: u64,
+    /// Bytes of sync frames about this space received from peers since the node started.
+    #[ts(type = "number")]
+    pub bytes_received: u64,
 }
 
 /// What kind of thing a [`SyncNotice`] reports.

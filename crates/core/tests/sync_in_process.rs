@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use cohort_core::{ConnId, Core, EngineEffect, EngineEvent};
+use cohort_core::{ConnId, Core, EngineEffect, EngineEvent, SyncNoticeKind};
 use cohort_model::{DocKind, Role, SpaceId, ThreadKind};
 use cohort_sync::protocol;
 
@@ -267,6 +267,103 @@ fn a_member_receives_the_cohort_and_edits_flow_both_ways_while_outsiders_get_not
         ben.export_json(thread).expect("json"),
         "both copies of the thread are identical"
     );
+}
+
+/// How many `Synced` notices for `space` the core has gathered since the last call.
+fn synced_notices(core: &mut Core, space: cohort_model::SpaceId) -> usize {
+    core.take_sync_notices()
+        .iter()
+        .filter(|n| n.kind == SyncNoticeKind::Synced && n.space == Some(space))
+        .count()
+}
+
+/// Story: Ben is admitted to Ada's cohort of 30 courses. Each side announces the cohort in
+/// sync once everything has arrived, and its sync status counts the bytes each way. Ben's
+/// later edit is announced again once acknowledged; a reconnect, once the two compared.
+#[test]
+fn synced_is_announced_after_each_comparison_and_each_acknowledged_edit() {
+    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
+    let space = ada.create_cohort("Announced", "").expect("cohort");
+    for i in 0..30 {
+        ada.create_course(space, &format!("Course {i}"), "")
+            .expect("course");
+    }
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Learner)
+        .expect("add");
+    ben.expect_space(space);
+    let mut net = Net::new(vec![ada, ben]);
+    net.connect(1, 0);
+    net.settle();
+    for core in &mut net.cores {
+        assert!(
+            synced_notices(core, space) >= 1,
+            "both sides announce the cohort in sync"
+        );
+    }
+    assert_eq!(titles(&net.cores[1], DocKind::Course).len(), 30);
+    let status = |core: &mut Core| {
+        core.sync_status()
+            .expect("status")
+            .into_iter()
+            .find(|s| s.space == space)
+            .expect("the cohort's row")
+    };
+    let (a, b) = (status(&mut net.cores[0]), status(&mut net.cores[1]));
+    assert!(a.bytes_sent > 0 && a.last_sync.is_some() && a.pending == 0);
+    assert_eq!(
+        (a.bytes_sent, a.bytes_received),
+        (b.bytes_received, b.bytes_sent),
+        "what one sent about the cohort, the other received"
+    );
+
+    let course = net.cores[1]
+        .list(&[DocKind::Course], Some(space), None)
+        .expect("list")[0]
+        .id;
+    net.cores[1]
+        .update_course(course, Some("Renamed by Ben"), None)
+        .expect("edit");
+    net.settle();
+    assert!(
+        synced_notices(&mut net.cores[1], space) >= 1,
+        "in sync again once Ada acknowledged Ben's edit"
+    );
+    synced_notices(&mut net.cores[0], space);
+    assert!(titles(&net.cores[0], DocKind::Course).contains(&"Renamed by Ben".to_owned()));
+    assert_eq!(
+        net.cores[0]
+            .search("renamed", None, None, 10)
+            .expect("search")
+            .len(),
+        1,
+        "a small synced change is found by the next search"
+    );
+
+    // Reconnect: nothing differs, and each side says so once the digests matched.
+    let links = std::mem::take(&mut net.links);
+    for ((c1, k1), (c2, k2)) in links {
+        net.queue
+            .push_back((c1, EngineEvent::Disconnected { conn: k1 }));
+        net.queue
+            .push_back((c2, EngineEvent::Disconnected { conn: k2 }));
+    }
+    net.settle();
+    for core in &mut net.cores {
+        assert_eq!(synced_notices(core, space), 0, "no peer, no notice");
+    }
+    net.connect(0, 1);
+    net.settle();
+    for core in &mut net.cores {
+        assert_eq!(
+            synced_notices(core, space),
+            1,
+            "in sync again after comparing"
+        );
+    }
 }
 
 #[test]

@@ -83,6 +83,6 @@ pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{COMPACT_WHEN_CHUNK_BYTES_EXCEED, DEFAULT_COMPACTION_THRESHOLD, Store};
 pub use table::fts::{SNIPPET_END, SNIPPET_START};
 pub use types::{
-    BlobHash, CompactStats, DocData, DocMeta, DocWrite, FtsEntry, FtsUpdate, ListFilter,
+    BlobHash, CompactStats, DocData, DocHeads, DocMeta, DocWrite, FtsEntry, FtsUpdate, ListFilter,
     ParseBlobHashError, SearchHit, SearchOptions, StoreStats, StoredDoc, WriteBatch, WriteOutcome,
 };

@@ -12,8 +12,8 @@ use crate::schema;
 use crate::snippet::Highlighter;
 use crate::table::{blobs, chunks, docs, fts, get_u64, kv};
 use crate::types::{
-    BlobHash, CompactStats, DocData, DocMeta, FtsUpdate, ListFilter, SearchHit, SearchOptions,
-    StoreStats, StoredDoc, WriteBatch, WriteOutcome,
+    BlobHash, CompactStats, DocData, DocHeads, DocMeta, FtsUpdate, ListFilter, SearchHit,
+    SearchOptions, StoreStats, StoredDoc, WriteBatch, WriteOutcome,
 };
 
 /// Chunks are also compacted once their bytes pass both this and the snapshot's size, so a
@@ -114,7 +114,8 @@ impl Store {
         let mut outcome = WriteOutcome::default();
         for write in &batch.docs {
             let id = write.meta.id.as_bytes();
-            if matches!(write.data, DocData::MetaOnly) && !docs::exists(&tx, id).map_err(map)? {
+            let existed = docs::exists(&tx, id).map_err(map)?;
+            if matches!(write.data, DocData::MetaOnly) && !existed {
                 return Err(StoreError::MissingDoc { id: write.meta.id });
             }
             docs::upsert_meta(&tx, &write.meta).map_err(map)?;
@@ -131,7 +132,7 @@ impl Store {
                 }
                 DocData::Append(_) | DocData::MetaOnly => {}
             }
-            apply_fts(&tx, id, &write.fts).map_err(map)?;
+            apply_fts(&tx, id, &write.fts, existed).map_err(map)?;
             if appended {
                 let (count, bytes) = chunks::count(&tx, id).map_err(map)?;
                 let snapshot = docs::snapshot_len(&tx, id).map_err(map)?;
@@ -207,6 +208,19 @@ impl Store {
             .query_map(rusqlite::params_from_iter(values), |r| {
                 docs::meta_from_row(r, 0)
             })
+            .map_err(self.map())?;
+        rows.collect::<Result<_, _>>().map_err(self.map())
+    }
+
+    /// Every document of `space`, deleted ones included, with its heads (in no particular
+    /// order): what sync compares with a peer, without reading the rest of each row.
+    pub fn space_heads(&self, space: SpaceId) -> Result<Vec<DocHeads>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, heads FROM docs WHERE space = ?1")
+            .map_err(self.map())?;
+        let rows = stmt
+            .query_map([space.as_bytes()], docs::id_and_heads)
             .map_err(self.map())?;
         rows.collect::<Result<_, _>>().map_err(self.map())
     }
@@ -497,14 +511,27 @@ fn push_in(
     sql.push_str(&format!(" AND {column} IN ({})", params.join(", ")));
 }
 
-fn apply_fts(conn: &Connection, id: &[u8], update: &FtsUpdate) -> rusqlite::Result<()> {
+/// Applies `update` to the rows of document `id`; `existed` says whether the document was
+/// stored before this write (a new one has no rows to remove).
+fn apply_fts(
+    conn: &Connection,
+    id: &[u8],
+    update: &FtsUpdate,
+    existed: bool,
+) -> rusqlite::Result<()> {
     match update {
         FtsUpdate::Keep => {}
         FtsUpdate::Replace(entries) => {
-            fts::remove(conn, id, None)?;
-            fts::clear_stale(conn, id)?;
+            if existed {
+                fts::remove(conn, id, None)?;
+                fts::clear_stale(conn, id)?;
+            }
+            // After removing every row, a part needs removing only if it repeats.
+            let mut parts = std::collections::HashSet::new();
             for entry in entries {
-                fts::remove(conn, id, Some(&entry.part))?;
+                if !parts.insert(entry.part.as_str()) {
+                    fts::remove(conn, id, Some(&entry.part))?;
+                }
                 fts::insert(conn, id, entry)?;
             }
         }

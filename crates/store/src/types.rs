@@ -48,6 +48,9 @@ pub struct StoredDoc {
     pub chunks: Vec<Vec<u8>>,
 }
 
+/// A document and its heads (each a 32-byte change hash).
+pub type DocHeads = (DocId, Vec<[u8; 32]>);
+
 /// Writes to many documents, committed in one transaction: all or nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {

@@ -43,6 +43,20 @@
 //!
 //! Sync state is per connection: a new connection (a reconnect, a restart) starts every
 //! document with a fresh `sync::State`.
+//!
+//! # In sync, and what it costs
+//!
+//! A session is in sync ([`SessionInfo::compared`] and no [`SessionInfo::pending`]) only once
+//! the two sides compared the space (equal digests, or the peer's summary arrived), every
+//! document either side lacked has arrived, and the peer acknowledged our heads for every
+//! document we sent: a host can announce "in sync" on that without it ever being early.
+//!
+//! Two shortcuts keep a first sync from loading every document on the sending side: a peer
+//! that lacks a document gets it as the host stored it ([`DocStore::saved`], the same
+//! whole-document message automerge would build after loading and saving it), and an answer
+//! that only acknowledges our current heads ([`DocStore::heads`]) updates the sync state as
+//! `receive_sync_message` would, without the document. Both are checked against automerge
+//! itself in this module's tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,6 +90,18 @@ pub trait DocStore {
     /// Creates an empty document `doc` in `space` (with the host's actor id), because a peer
     /// is sending it; `None` if the host refuses (the id belongs to another space, a quota).
     fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit>;
+    /// The current heads of `doc` in `space`, if the host holds it. A host that can answer
+    /// without loading the document (from an index) saves a load for every acknowledgement.
+    fn heads(&mut self, space: SpaceId, doc: DocId) -> Option<Vec<ChangeHash>> {
+        self.doc_mut(space, doc).map(|d| d.get_heads())
+    }
+    /// `doc` in `space` as bytes a fresh document loads (`load_incremental`: a saved
+    /// document, optionally followed by change chunks) and its current heads. A host that
+    /// keeps documents saved can answer without loading them: a peer that lacks a document
+    /// gets it this way.
+    fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+        self.doc_mut(space, doc).map(|d| (d.save(), d.get_heads()))
+    }
 }
 
 /// The host's membership view, as the engine sees it.
@@ -362,9 +388,27 @@ pub struct SessionInfo {
     pub space: SpaceId,
     /// Whether both sides authorized it (otherwise it waits for an answer or an admission).
     pub active: bool,
-    /// Documents of the space still exchanging changes on this session (not stalled).
+    /// Documents of the space still exchanging changes on this session (not stalled),
+    /// including those the peer's summary lists that have not arrived yet.
     pub pending: usize,
+    /// Whether the two sides have compared the space (equal digests, or a summary
+    /// received). Until then `pending` says nothing: a session is only in sync once compared
+    /// and nothing is pending.
+    pub compared: bool,
 }
+
+/// Bytes of the frames about one space, both ways, since the engine was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpaceBytes {
+    /// Bytes of frames handed to the host for this space.
+    pub sent: u64,
+    /// Bytes of well-formed frames received for this space.
+    pub received: u64,
+}
+
+/// Most documents a session waits for from the peer's summary (only for status: beyond this,
+/// a session may say it is in sync while documents are still arriving).
+const MAX_EXPECTED: usize = 1 << 18;
 
 /// The sync engine of one device. See the [module docs](self).
 #[derive(Debug)]
@@ -372,6 +416,7 @@ pub struct Engine {
     config: Config,
     conns: BTreeMap<ConnId, Conn>,
     stats: Stats,
+    space_bytes: BTreeMap<SpaceId, SpaceBytes>,
 }
 
 #[derive(Debug)]
@@ -402,6 +447,14 @@ enum Phase {
 struct Session {
     phase: Phase,
     summary_sent: bool,
+    /// The peer's digest matched ours, or its summary arrived.
+    compared: bool,
+    /// The root digest we sent (a peer whose digest equals it needs no summary; our own
+    /// changes since then reach it as live changes).
+    sent_root: Option<RootDigest>,
+    /// Documents the peer's summary lists that we do not hold, until its first message
+    /// about each arrives (at most [`MAX_EXPECTED`]).
+    expected: BTreeSet<DocId>,
     docs: BTreeMap<DocId, DocSync>,
     /// Documents whose sync message must be (re)generated.
     dirty: BTreeSet<DocId>,
@@ -439,6 +492,9 @@ impl Session {
         Session {
             phase,
             summary_sent: false,
+            compared: false,
+            sent_root: None,
+            expected: BTreeSet::new(),
             docs: BTreeMap::new(),
             dirty: BTreeSet::new(),
         }
@@ -480,6 +536,94 @@ impl DocSync {
         s.state.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
         s
     }
+}
+
+/// Whether automerge would answer a peer in `state` with the whole document: it said it has
+/// nothing (or its summary did), understands whole-document messages, and we have not sent
+/// it anything yet.
+fn sends_whole_doc(state: &sync::State) -> bool {
+    state.their_heads.as_deref() == Some(&[])
+        && state
+            .their_capabilities
+            .as_ref()
+            .is_some_and(|c| c.contains(&Capability::MessageV2))
+        && !state.have_responded
+        && !state.in_flight
+        && !state.needs_reset
+        && !state.is_peer_read_only()
+}
+
+/// The message `generate_sync_message` makes for [`sends_whole_doc`] (a V2 message carrying
+/// the document), from the document as stored, with the same effect on `state`. It omits
+/// the bloom filter of our changes: a peer with nothing has nothing of its own to hold back.
+fn whole_doc_message(
+    state: &mut sync::State,
+    saved: Vec<u8>,
+    heads: Vec<ChangeHash>,
+) -> sync::Message {
+    let mut flags = sync::MessageFlags::new();
+    flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
+    if state.read_only {
+        flags.set(sync::MessageFlags::READ_ONLY);
+    }
+    state.have_responded = true;
+    state.last_sent_heads.clone_from(&heads);
+    state.in_flight = true;
+    sync::Message {
+        heads,
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: sync::ChunkList::from(saved),
+        flags: Some(flags),
+        version: sync::MessageVersion::V2,
+    }
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// Whether `msg` only acknowledges what we last sent (no changes, nothing needed, its heads
+/// are the heads we last sent, its `have` starts from them) and does not ask for a reset.
+/// The caller also checks that those heads are still our current heads.
+fn is_plain_ack(state: &sync::State, msg: &sync::Message) -> bool {
+    msg.changes.is_empty()
+        && msg.need.is_empty()
+        && !msg.heads.is_empty()
+        && state.have_responded
+        && !state.needs_reset
+        && same_heads(&state.last_sent_heads, &msg.heads)
+        && msg
+            .have
+            .iter()
+            .all(|h| h.last_sync.iter().all(|x| msg.heads.contains(x)))
+        && !msg
+            .flags
+            .is_some_and(|f| f.contains(sync::MessageFlags::SYNC_RESET))
+}
+
+/// What `receive_sync_message` does to `state` for a [`is_plain_ack`] message whose heads
+/// are our current heads: the peer holds everything we have, so nothing we sent is still
+/// unseen, and the next `generate_sync_message` would say nothing.
+fn take_plain_ack(state: &mut sync::State, msg: sync::Message) {
+    state.in_flight = false;
+    if let Some(flags) = msg.flags {
+        let mut caps = vec![Capability::MessageV2];
+        if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
+            caps.push(Capability::SyncReset);
+        }
+        state.their_capabilities = Some(caps);
+        state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
+    }
+    state.sent_hashes.clear();
+    state.last_sent_heads.clone_from(&msg.heads);
+    state.shared_heads.clone_from(&msg.heads);
+    state.their_have = Some(msg.have);
+    state.their_heads = Some(msg.heads);
+    state.their_need = Some(msg.need);
 }
 
 /// The digest of one document's heads (sorted before hashing).
@@ -526,6 +670,8 @@ struct Pending {
     persisted: BTreeMap<(SpaceId, DocId), Vec<ChangeHash>>,
     /// (space, doc) changed by a peer: other sessions of the space must push them.
     changed: BTreeSet<(SpaceId, DocId)>,
+    /// Bytes of frames sent per space in this call.
+    sent: BTreeMap<SpaceId, u64>,
 }
 
 impl Pending {
@@ -533,6 +679,7 @@ impl Pending {
         let bytes = protocol::encode_frame(frame);
         stats.frames_sent += 1;
         stats.bytes_sent += bytes.len() as u64;
+        *self.sent.entry(frame.space()).or_default() += bytes.len() as u64;
         c.unsent += bytes.len();
         self.effects.push(Effect::Send {
             conn,
@@ -549,12 +696,18 @@ impl Engine {
             config,
             conns: BTreeMap::new(),
             stats: Stats::default(),
+            space_bytes: BTreeMap::new(),
         }
     }
 
     /// Counters since creation.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Bytes of the frames about `space`, both ways, since creation.
+    pub fn space_bytes(&self, space: SpaceId) -> SpaceBytes {
+        self.space_bytes.get(&space).copied().unwrap_or_default()
     }
 
     /// The open connections and their devices.
@@ -577,13 +730,15 @@ impl Engine {
                             && (s.dirty.contains(*doc)
                                 || d.state.their_heads.as_ref() != Some(&d.state.last_sent_heads))
                     })
-                    .count();
+                    .count()
+                    + s.expected.len();
                 out.push(SessionInfo {
                     conn: *conn,
                     peer: c.peer,
                     space: *space,
                     active: s.phase == Phase::Active,
                     pending,
+                    compared: s.compared,
                 });
             }
         }
@@ -710,6 +865,9 @@ impl Engine {
             effects.push(Effect::Changed { space, doc });
         }
         effects.append(&mut p.effects);
+        for (space, n) in p.sent {
+            self.space_bytes.entry(space).or_default().sent += n;
+        }
         effects
     }
 
@@ -904,6 +1062,7 @@ impl Engine {
             match protocol::decode_frame(rest) {
                 Ok((frame, used)) => {
                     pos += used;
+                    self.space_bytes.entry(frame.space()).or_default().received += used as u64;
                     if let Err(reason) = self.frame(conn, &mut c, frame, store, auth, p) {
                         break Err(reason);
                     }
@@ -1009,9 +1168,17 @@ impl Engine {
             },
             Frame::Digest { root, .. } => {
                 Self::active(c, space, auth)?;
-                let (docs, ours) = space_summary(store, space);
-                if ours != root {
-                    self.send_summary(conn, c, space, docs, p);
+                let sent = c.sessions.get(&space).and_then(|s| s.sent_root);
+                let differs = sent != Some(root) && {
+                    let (docs, ours) = space_summary(store, space);
+                    let differs = ours != root;
+                    if differs {
+                        self.send_summary(conn, c, space, docs, p);
+                    }
+                    differs
+                };
+                if !differs && let Some(s) = c.sessions.get_mut(&space) {
+                    s.compared = true;
                 }
             }
             Frame::Summary { docs: theirs, .. } => {
@@ -1020,6 +1187,7 @@ impl Engine {
                 let read_only = !auth.may_write(space, peer);
                 let theirs: BTreeMap<DocId, HeadsDigest> = theirs.into_iter().collect();
                 if let Some(s) = c.sessions.get_mut(&space) {
+                    s.compared = true;
                     for (doc, digest) in &ours {
                         if s.docs.contains_key(doc) {
                             s.dirty.insert(*doc);
@@ -1037,6 +1205,17 @@ impl Engine {
                             }
                         }
                     }
+                    // Documents only the peer holds: it pushes them (it has our summary);
+                    // until each arrives the session is not in sync.
+                    let held: BTreeSet<DocId> = ours.iter().map(|(doc, _)| *doc).collect();
+                    for doc in theirs.keys() {
+                        if s.expected.len() >= MAX_EXPECTED {
+                            break;
+                        }
+                        if !held.contains(doc) && !s.docs.contains_key(doc) {
+                            s.expected.insert(*doc);
+                        }
+                    }
                 }
                 self.send_summary(conn, c, space, ours, p);
             }
@@ -1047,8 +1226,24 @@ impl Engine {
                     return Err(DisconnectReason::Violation("no session"));
                 };
                 for (doc_id, bytes) in messages {
+                    s.expected.remove(&doc_id);
                     let msg = sync::Message::decode(&bytes)
                         .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    // The peer acknowledging our heads: no need to load the document.
+                    if let Some(entry) = s.docs.get_mut(&doc_id)
+                        && is_plain_ack(&entry.state, &msg)
+                        && store
+                            .heads(space, doc_id)
+                            .is_some_and(|ours| same_heads(&ours, &msg.heads))
+                    {
+                        let their_before = entry.state.their_heads.clone();
+                        take_plain_ack(&mut entry.state, msg);
+                        if entry.state.their_heads != their_before {
+                            entry.idle_rounds = 0;
+                            entry.stalled = false;
+                        }
+                        continue;
+                    }
                     let doc = match store.doc_mut(space, doc_id) {
                         Some(d) => Some(d),
                         None if msg.changes.is_empty() && msg.heads.is_empty() => None,
@@ -1110,6 +1305,9 @@ impl Engine {
     ) {
         let (docs, root) = space_summary(store, space);
         let count = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+        if let Some(s) = c.sessions.get_mut(&space) {
+            s.sent_root = Some(root);
+        }
         p.send(
             &mut self.stats,
             conn,
@@ -1202,10 +1400,6 @@ impl Engine {
                     if entry.stalled {
                         continue;
                     }
-                    let Some(doc) = store.doc_mut(space, doc_id) else {
-                        s.docs.remove(&doc_id);
-                        continue;
-                    };
                     if entry.idle_rounds >= config.max_idle_rounds {
                         entry.stalled = true;
                         p.effects.push(Effect::Stalled {
@@ -1216,8 +1410,27 @@ impl Engine {
                         });
                         continue;
                     }
-                    let Some(msg) = doc.sync().generate_sync_message(&mut entry.state) else {
-                        continue;
+                    // A peer that lacks the document gets it as stored, without loading it.
+                    let whole = if sends_whole_doc(&entry.state) {
+                        store
+                            .saved(space, doc_id)
+                            .filter(|(bytes, heads)| !bytes.is_empty() && !heads.is_empty())
+                    } else {
+                        None
+                    };
+                    let msg = match whole {
+                        Some((saved, heads)) => whole_doc_message(&mut entry.state, saved, heads),
+                        None => {
+                            let Some(doc) = store.doc_mut(space, doc_id) else {
+                                s.docs.remove(&doc_id);
+                                continue;
+                            };
+                            let Some(msg) = doc.sync().generate_sync_message(&mut entry.state)
+                            else {
+                                continue;
+                            };
+                            msg
+                        }
                     };
                     let bytes = msg.encode();
                     if bytes.len() > MAX_CHANGE_BYTES {
@@ -1263,5 +1476,122 @@ impl Engine {
         stats.sync_messages_sent += messages.len() as u64;
         stats.sync_bytes_sent += messages.iter().map(|(_, m)| m.len() as u64).sum::<u64>();
         p.send(stats, conn, c, &Frame::SyncBatch { space, messages });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::ROOT;
+    use automerge::transaction::Transactable;
+
+    use super::*;
+
+    fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn round_trip(msg: sync::Message) -> sync::Message {
+        ok(sync::Message::decode(&msg.encode()))
+    }
+
+    fn edit(doc: &mut AutoCommit, key: &str) {
+        ok(doc.put(ROOT, key, key));
+        let _ = doc.commit();
+    }
+
+    /// What automerge makes of a plain acknowledgement, and what `take_plain_ack` makes of
+    /// it, are the same state; and the next message would say nothing.
+    fn assert_ack_matches(doc: &mut AutoCommit, ours: &sync::State, ack: sync::Message) {
+        assert!(is_plain_ack(ours, &ack), "{ack:?}");
+        let mut by_automerge = ours.clone();
+        ok(doc
+            .sync()
+            .receive_sync_message(&mut by_automerge, ack.clone()));
+        let mut shortcut = ours.clone();
+        take_plain_ack(&mut shortcut, ack);
+        assert_eq!(shortcut, by_automerge);
+        assert!(doc.sync().generate_sync_message(&mut shortcut).is_none());
+    }
+
+    /// The whole-document message made from stored bytes (a snapshot and a change chunk)
+    /// brings a peer that has nothing level, as automerge's own does; both peers' answers
+    /// are plain acknowledgements that the shortcut takes exactly as automerge would, also
+    /// for a later live edit.
+    #[test]
+    fn the_shortcuts_do_what_automerge_does() {
+        let mut doc = AutoCommit::new();
+        edit(&mut doc, "a");
+        edit(&mut doc, "b");
+        let mut stored = doc.save();
+        let before = doc.get_heads();
+        edit(&mut doc, "c");
+        stored.extend(doc.save_after(&before));
+
+        for from_store in [true, false] {
+            let mut ours = DocSync::peer_lacks_it(false).state;
+            assert!(sends_whole_doc(&ours));
+            let msg = if from_store {
+                whole_doc_message(&mut ours, stored.clone(), doc.get_heads())
+            } else {
+                ok(doc
+                    .sync()
+                    .generate_sync_message(&mut ours)
+                    .ok_or("a message"))
+            };
+            let mut peer = AutoCommit::new();
+            let mut theirs = sync::State::new();
+            ok(peer
+                .sync()
+                .receive_sync_message(&mut theirs, round_trip(msg)));
+            assert_eq!(
+                peer.get_heads(),
+                doc.get_heads(),
+                "from store: {from_store}"
+            );
+            let ack = ok(peer
+                .sync()
+                .generate_sync_message(&mut theirs)
+                .ok_or("an ack"));
+            assert_ack_matches(&mut doc, &ours, round_trip(ack));
+
+            // A live edit, sent the usual way and acknowledged.
+            let mut ours = DocSync::fresh(false).state;
+            let mut theirs = sync::State::new();
+            for _ in 0..4 {
+                if let Some(m) = doc.sync().generate_sync_message(&mut ours) {
+                    ok(peer.sync().receive_sync_message(&mut theirs, round_trip(m)));
+                }
+                if let Some(m) = peer.sync().generate_sync_message(&mut theirs) {
+                    ok(doc.sync().receive_sync_message(&mut ours, round_trip(m)));
+                }
+            }
+            edit(&mut doc, if from_store { "d" } else { "e" });
+            let m = ok(doc.sync().generate_sync_message(&mut ours).ok_or("edit"));
+            ok(peer.sync().receive_sync_message(&mut theirs, round_trip(m)));
+            let ack = ok(peer.sync().generate_sync_message(&mut theirs).ok_or("ack"));
+            assert_ack_matches(&mut doc, &ours, round_trip(ack));
+        }
+    }
+
+    /// An answer that carries changes, needs something, or names other heads is not taken
+    /// as a plain acknowledgement.
+    #[test]
+    fn only_plain_acknowledgements_take_the_shortcut() {
+        let mut doc = AutoCommit::new();
+        edit(&mut doc, "a");
+        let mut ours = DocSync::peer_lacks_it(false).state;
+        let _ = whole_doc_message(&mut ours, doc.save(), doc.get_heads());
+        let mut other = AutoCommit::new();
+        edit(&mut other, "z");
+        let with_changes = round_trip(ok(other
+            .sync()
+            .generate_sync_message(&mut DocSync::peer_lacks_it(false).state)
+            .ok_or("msg")));
+        assert!(!is_plain_ack(&ours, &with_changes));
+        let other_heads = sync::Message {
+            changes: sync::ChunkList::empty(),
+            ..with_changes
+        };
+        assert!(!is_plain_ack(&ours, &other_heads));
     }
 }

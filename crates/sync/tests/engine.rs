@@ -729,6 +729,83 @@ fn a_thousand_docs_converge_with_little_overhead() {
     );
 }
 
+/// Whether device `at` has an active session for `space` that says it is in sync: the
+/// space compared with the peer and nothing pending.
+fn says_in_sync(lab: &Lab, at: usize, space: SpaceId) -> bool {
+    lab.peers[at]
+        .engine
+        .sessions()
+        .iter()
+        .any(|x| x.space == space && x.active && x.compared && x.pending == 0)
+}
+
+/// Story: Alice holds 200 documents and Bob 3 others. Frame by frame, whenever either side
+/// says the space is in sync, both hold the same documents with the same heads (so a
+/// "synced" notice is never early); both end in sync, and each side's count of the space's
+/// bytes matches what crossed the link. Reconnected, they say so again only after comparing.
+#[test]
+fn a_session_says_in_sync_only_once_both_sides_hold_the_same_heads() {
+    let s = space(1);
+    let mut lab = Lab::new(vec![(s, vec![0, 1])], 2, Config::default());
+    for i in 0..200 {
+        lab.peers[0].store.create_local(s, doc_id(i), "alice", "a");
+    }
+    for i in 1000..1003 {
+        lab.peers[1].store.create_local(s, doc_id(i), "bob", "b");
+    }
+    let mut claims = [0, 0];
+    let step = |lab: &mut Lab, claims: &mut [usize; 2]| {
+        let mut steps = 0;
+        while let Some((conn, to, bytes)) = lab.wire.pop_front() {
+            steps += 1;
+            assert!(steps < 100_000, "the exchange must terminate");
+            lab.now += 1;
+            lab.deliver(conn, to, bytes);
+            for (at, claimed) in claims.iter_mut().enumerate() {
+                if says_in_sync(lab, at, s) {
+                    *claimed += 1;
+                    assert_eq!(
+                        lab.heads(0, s),
+                        lab.heads(1, s),
+                        "device {at} says it is in sync before it is (step {steps})"
+                    );
+                }
+            }
+        }
+    };
+    lab.connect(1, 0, 1);
+    assert!(!says_in_sync(&lab, 0, s) && !says_in_sync(&lab, 1, s));
+    step(&mut lab, &mut claims);
+    assert!(lab.disconnects.is_empty(), "{:?}", lab.disconnects);
+    assert_eq!(lab.heads(1, s).len(), 203);
+    assert!(
+        says_in_sync(&lab, 0, s) && says_in_sync(&lab, 1, s),
+        "both end in sync"
+    );
+    let (a, b) = (
+        lab.peers[0].engine.space_bytes(s),
+        lab.peers[1].engine.space_bytes(s),
+    );
+    assert_eq!((a.sent, a.received), (b.received, b.sent));
+    assert_eq!(
+        a.sent + a.received,
+        lab.bytes,
+        "every frame is about the space"
+    );
+
+    lab.links.remove(&1);
+    for p in lab.peers.iter_mut() {
+        p.handle(0, Event::Disconnected { conn: ConnId(1) });
+    }
+    lab.connect(2, 1, 0);
+    assert!(
+        !says_in_sync(&lab, 0, s) && !says_in_sync(&lab, 1, s),
+        "a new connection is not in sync before the digests are compared"
+    );
+    step(&mut lab, &mut claims);
+    assert!(says_in_sync(&lab, 0, s) && says_in_sync(&lab, 1, s));
+}
+
 /// Both sides edit the same documents concurrently while disconnected, then converge.
 #[test]
 fn concurrent_edits_to_the_same_documents_merge() {

@@ -145,8 +145,12 @@ impl Core {
         self.save_joins(&joins)?;
         self.sync.requests.insert(space, request);
         self.expect_space(space);
-        // Dialed connections offer the space on the engine's next round.
+        // Dialed connections offer the space on the engine's next round; a running node
+        // dials the inviter now rather than on its next tick.
         self.sync.membership_changed = true;
+        if let Some(link) = &self.node {
+            link.sync_now();
+        }
         Ok(JoinView {
             space,
             role: ticket.role,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{AutoCommit, ChangeHash};
-use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, Timestamp, read_header};
+use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, Timestamp};
 use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, Store, WriteBatch};
 use cohort_sync::DeviceId;
 use cohort_sync::engine::{Authorizer, Config, DocStore, Effect, Engine, Event, Millis};
@@ -18,6 +18,10 @@ use crate::error::{CoreError, Result};
 use crate::index;
 use crate::sync_views::{SpaceSyncView, SyncNotice, SyncNoticeKind};
 use crate::views::{ChangeEvent, ChangeKind, MemberView};
+
+/// Changes from a peer up to this many bytes (a keystroke, a reply) mark a document's
+/// search rows stale instead of re-indexing it.
+const SMALL_SYNCED_CHANGE: usize = 1024;
 
 /// The store key holding when each space was last in sync.
 const SYNC_TIMES_KEY: &str = "sync.last_sync";
@@ -56,6 +60,9 @@ pub(super) struct SyncState {
     retry_delay: i64,
     /// When each space was last in sync with a peer (wall clock).
     last_sync: BTreeMap<SpaceId, Timestamp>,
+    /// Spaces in sync with every peer syncing them now (a `Synced` notice was sent when each
+    /// entered this set).
+    in_sync: BTreeSet<SpaceId>,
     /// Happenings for the UI, drained by [`Core::take_sync_notices`].
     pub(super) notices: Vec<SyncNotice>,
 }
@@ -76,6 +83,7 @@ impl SyncState {
             retry: None,
             retry_delay: RETRY_FIRST_MS,
             last_sync: BTreeMap::new(),
+            in_sync: BTreeSet::new(),
             notices: Vec::new(),
         }
     }
@@ -108,17 +116,10 @@ impl HostDocs<'_> {
 
 impl DocStore for HostDocs<'_> {
     fn space_heads(&mut self, space: SpaceId) -> Vec<(DocId, Vec<ChangeHash>)> {
-        let metas = self
-            .store
-            .list(&ListFilter {
-                spaces: Some(vec![space]),
-                include_deleted: true,
-                ..ListFilter::default()
-            })
-            .unwrap_or_default();
-        let mut out: BTreeMap<DocId, Vec<ChangeHash>> = metas
+        let stored = self.store.space_heads(space).unwrap_or_default();
+        let mut out: BTreeMap<DocId, Vec<ChangeHash>> = stored
             .into_iter()
-            .map(|m| (m.id, m.heads.into_iter().map(ChangeHash).collect()))
+            .map(|(id, heads)| (id, heads.into_iter().map(ChangeHash).collect()))
             .collect();
         for (id, (s, loaded, _)) in self.dirty.iter_mut() {
             if *s == space {
@@ -131,6 +132,34 @@ impl DocStore for HostDocs<'_> {
     fn doc_mut(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
         self.load(space, doc)?;
         self.dirty.get_mut(&doc).map(|(_, l, _)| &mut l.doc)
+    }
+
+    fn heads(&mut self, space: SpaceId, doc: DocId) -> Option<Vec<ChangeHash>> {
+        if let Some((s, loaded, _)) = self.dirty.get_mut(&doc) {
+            return (*s == space).then(|| loaded.doc.get_heads());
+        }
+        // The index row holds the heads of what is stored, which is the document.
+        let meta = self.store.meta(doc).ok()??;
+        (meta.space == space).then(|| meta.heads.into_iter().map(ChangeHash).collect())
+    }
+
+    fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+        if let Some((s, loaded, _)) = self.dirty.get_mut(&doc) {
+            return (*s == space).then(|| (loaded.doc.save(), loaded.doc.get_heads()));
+        }
+        // The snapshot and the change chunks after it, as stored: what loading would read.
+        let stored = self.store.load(doc).ok()??;
+        if stored.meta.space != space {
+            return None;
+        }
+        let mut bytes = stored.snapshot;
+        for chunk in &stored.chunks {
+            bytes.extend_from_slice(chunk);
+        }
+        Some((
+            bytes,
+            stored.meta.heads.into_iter().map(ChangeHash).collect(),
+        ))
     }
 
     fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
@@ -587,7 +616,9 @@ impl Core {
         Ok(out)
     }
 
-    /// Stamps spaces whose active sessions have nothing in flight as in sync now.
+    /// Stamps spaces whose active sessions have compared the space with their peer and have
+    /// nothing in flight as in sync now, with a `Synced` notice each time a space becomes so
+    /// (after a connection's first comparison, or once a burst of changes is acknowledged).
     fn note_in_sync(&mut self) {
         let now = self.clock.now();
         let mut busy = BTreeSet::new();
@@ -596,15 +627,16 @@ impl Core {
             if !s.active {
                 continue;
             }
-            if s.pending == 0 {
+            if s.compared && s.pending == 0 {
                 idle.insert(s.space);
             } else {
                 busy.insert(s.space);
             }
         }
-        for space in idle.difference(&busy) {
-            let before = self.sync.last_sync.insert(*space, now);
-            if before.is_none() {
+        let in_sync: BTreeSet<SpaceId> = idle.difference(&busy).copied().collect();
+        for space in &in_sync {
+            self.sync.last_sync.insert(*space, now);
+            if !self.sync.in_sync.contains(space) {
                 self.sync.notices.push(SyncNotice {
                     kind: SyncNoticeKind::Synced,
                     space: Some(*space),
@@ -613,6 +645,7 @@ impl Core {
                 });
             }
         }
+        self.sync.in_sync = in_sync;
     }
 
     /// Happenings since the last call (peers refused, members admitted, spaces in sync).
@@ -634,6 +667,7 @@ impl Core {
             let mut peers: Vec<DeviceId> = mine.iter().map(|s| s.peer).collect();
             peers.sort_unstable();
             peers.dedup();
+            let bytes = self.sync.engine.space_bytes(info.id);
             out.push(SpaceSyncView {
                 space: info.id,
                 name: info.name,
@@ -641,6 +675,8 @@ impl Core {
                 pending: mine.iter().map(|s| s.pending).sum(),
                 last_sync: self.sync.last_sync.get(&info.id).copied(),
                 joining: None,
+                bytes_sent: bytes.sent,
+                bytes_received: bytes.received,
             });
         }
         if let Some(link) = self.linking()? {
@@ -680,6 +716,8 @@ impl Core {
                 peers: 0,
                 pending: 0,
                 last_sync: None,
+                bytes_sent: 0,
+                bytes_received: 0,
                 joining: Some(
                     join.refused
                         .unwrap_or_else(|| "waiting for a member".into()),
@@ -751,37 +789,49 @@ impl Core {
             let Some((_, loaded, fresh)) = self.sync.dirty.get_mut(&id) else {
                 continue;
             };
-            // A document must say it is itself, in the space it came through; anything else
-            // is a peer's mistake or attack and is not stored.
-            match read_header(&loaded.doc) {
-                Ok(h) if h.id == id && h.space == space => {}
-                Ok(h) => {
-                    tracing::warn!(%id, %space, claimed_space = %h.space, "refused a synced document that names another id or space");
+            // New changes to a document held here go in as a chunk. A keystroke-sized one
+            // marks the search rows stale (the next search re-indexes the document), as local
+            // keystrokes do, rather than re-indexing a long text on every keystroke.
+            let delta = (!*fresh).then(|| loaded.doc.save_after(&since));
+            let small = delta
+                .as_ref()
+                .is_some_and(|d| d.len() <= SMALL_SYNCED_CHANGE);
+            let read = if small {
+                index::meta(&mut loaded.doc, now).map(|m| (m, None))
+            } else {
+                index::meta_and_fts(&mut loaded.doc, now).map(|(m, f)| (m, Some(f)))
+            };
+            // A document must say it is itself, in the space it came through, and validate;
+            // anything else is a peer's mistake or attack and is not stored.
+            let (meta, fts) = match read {
+                Ok((m, _)) if m.id != id || m.space != space => {
+                    tracing::warn!(%id, %space, claimed_space = %m.space, "refused a synced document that names another id or space");
                     continue;
                 }
+                Ok(read) => read,
                 Err(e) => {
-                    tracing::warn!(%id, %space, error = %e, "refused a synced document that is not valid");
-                    continue;
-                }
-            }
-            let meta = match index::meta(&mut loaded.doc, now) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(%id, error = %e, "refused a synced document that does not validate");
+                    tracing::warn!(%id, %space, error = %e, "refused a synced document that does not validate");
                     continue;
                 }
             };
-            let fts = FtsUpdate::Replace(index::fts_all(&loaded.doc)?);
-            let data = if *fresh {
-                *fresh = false;
-                loaded.chunks = 0;
-                DocData::Replace(loaded.doc.save())
-            } else if loaded.chunks + 1 >= super::COMPACT_AFTER_CHUNKS {
-                loaded.chunks = 0;
-                DocData::Replace(loaded.doc.save())
-            } else {
-                loaded.chunks += 1;
-                DocData::Append(loaded.doc.save_after(&since))
+            let fts = match fts {
+                Some(entries) => FtsUpdate::Replace(entries),
+                None => FtsUpdate::MarkStale,
+            };
+            let data = match delta {
+                None => {
+                    *fresh = false;
+                    loaded.chunks = 0;
+                    DocData::Replace(loaded.doc.save())
+                }
+                Some(_) if loaded.chunks + 1 >= super::COMPACT_AFTER_CHUNKS => {
+                    loaded.chunks = 0;
+                    DocData::Replace(loaded.doc.save())
+                }
+                Some(delta) => {
+                    loaded.chunks += 1;
+                    DocData::Append(delta)
+                }
             };
             if meta.kind == DocKind::Membership {
                 logs.push((space, id));

@@ -80,6 +80,23 @@ pub(crate) fn meta_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<DocMet
     })
 }
 
+/// `(id, heads)` from a row selecting exactly those two columns.
+pub(crate) fn id_and_heads(row: &Row<'_>) -> rusqlite::Result<crate::DocHeads> {
+    let heads: Vec<u8> = row.get(1)?;
+    if !heads.len().is_multiple_of(32) {
+        return Err(bad(1, "heads"));
+    }
+    let heads = heads
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect();
+    Ok((DocId::from_bytes(id16(row, 0, "id")?), heads))
+}
+
 pub(crate) fn heads_bytes(heads: &[[u8; 32]]) -> Vec<u8> {
     heads.concat()
 }

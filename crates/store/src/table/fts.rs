@@ -7,6 +7,7 @@
 //! delete commands can read it. Measured on Markdown-ish English this costs about a third of
 //! an uncompressed copy (see the crate guide).
 
+use std::cell::RefCell;
 use std::io::Read;
 
 use cohort_model::{DocKind, SpaceId};
@@ -94,14 +95,32 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+thread_local! {
+    /// One raw-deflate state per thread, reset for each text: setting one up allocates and
+    /// clears a few hundred KB, which cost more than compressing a short post.
+    static DEFLATE: RefCell<flate2::Compress> =
+        RefCell::new(flate2::Compress::new(flate2::Compression::new(6), false));
+}
+
 fn deflate(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() / 2 + 16);
-    let mut enc = flate2::read::DeflateEncoder::new(text.as_bytes(), flate2::Compression::new(6));
-    // Reading from a byte slice into a Vec cannot fail.
-    if enc.read_to_end(&mut out).is_err() {
-        out.clear();
-    }
-    out
+    DEFLATE.with(|state| {
+        let mut state = state.borrow_mut();
+        state.reset();
+        let input = text.as_bytes();
+        let mut out = Vec::with_capacity(text.len() / 2 + 64);
+        loop {
+            let read = usize::try_from(state.total_in()).unwrap_or(usize::MAX);
+            let rest = input.get(read..).unwrap_or_default();
+            match state.compress_vec(rest, &mut out, flate2::FlushCompress::Finish) {
+                Ok(flate2::Status::StreamEnd) => return out,
+                // Out of room: grow and go on.
+                Ok(_) => out.reserve(out.capacity().max(64)),
+                // Compressing from memory into memory does not fail; an empty body_z would
+                // only make this row's snippet empty.
+                Err(_) => return Vec::new(),
+            }
+        }
+    })
 }
 
 fn inflate(data: &[u8]) -> Result<String, String> {

@@ -1033,6 +1033,8 @@ export class MockBackend implements Backend {
           pending: this.pending.get(s.id) ?? 0,
           last_sync: this.lastSync.get(s.id) ?? null,
           joining: null,
+          bytes_sent: 0,
+          bytes_received: 0,
         })),
     sync_now: () => {
       const at = this.now();

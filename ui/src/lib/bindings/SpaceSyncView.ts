@@ -29,4 +29,12 @@ last_sync: Timestamp | null,
 /**
  * For a cohort being joined: `"waiting"`, or why the last member refused.
  */
-joining: string | null, };
+joining: string | null, 
+/**
+ * Bytes of sync frames about this space sent to peers since the node started.
+ */
+bytes_sent: number, 
+/**
+ * Bytes of sync frames about this space received from peers since the node started.
+ */
+bytes_received: number, };
