@@ -13,6 +13,7 @@ import {
   type MenuAction,
   type Result,
 } from './backend';
+import { LiveList, type LiveListSpec } from './lists';
 import { parseRoute, routeHref, type Route } from './router';
 
 /** A message shown briefly in the corner (errors stay until dismissed or replaced). */
@@ -60,6 +61,8 @@ export class AppState {
   currentSpace = $state<SpaceId | null>(null);
   /** Whether the app is loaded and past the first-run screens (actions and shortcuts work). */
   ready = $state(false);
+  /** Document lists kept current from change events, by name (see `liveList`). */
+  private readonly lists = new Map<string, LiveList>();
   /** The next view change moves focus to the new view's h1 (e.g. opening a search result). */
   focusNextView = false;
   /** Asks the journal to open a new entry (File > New journal entry); the journal clears it. */
@@ -151,6 +154,19 @@ export class AppState {
     if (this.cohorts().length > 0) return false;
     const journal = await this.quiet('journal', {});
     return !journal || journal.length === 0;
+  }
+
+  /**
+   * The live list `name` (created with `spec` on first use): list views show it at once
+   * when opened again, and it is patched from change events instead of loaded again.
+   */
+  liveList(name: string, spec: LiveListSpec): LiveList {
+    let list = this.lists.get(name);
+    if (!list) {
+      list = new LiveList(this.backend, spec);
+      this.lists.set(name, list);
+    }
+    return list;
   }
 
   /**

@@ -31,7 +31,8 @@ export function focusMainHeading(): void {
   const h1 = document.querySelector<HTMLElement>('main h1');
   if (!h1) return;
   if (!h1.hasAttribute('tabindex')) h1.setAttribute('tabindex', '-1');
-  h1.focus();
+  // The heading is at the top of the view: no scrolling (which costs a layout) needed.
+  h1.focus({ preventScroll: true });
 }
 
 /**
