@@ -138,8 +138,19 @@ export class AppState {
 
   navigate(route: Route): void {
     const href = routeHref(route);
-    if (window.location.hash !== href) window.location.hash = href;
     this.route = route;
+    // pushState (not `location.hash =`): no hashchange to wait for, no scroll-to-fragment.
+    // It costs a few milliseconds, so it runs after the view has started to switch (a
+    // microtask queued after the one that renders the new route). Back and forward still
+    // come back as popstate / hashchange (see App.svelte).
+    queueMicrotask(() => {
+      if (window.location.hash === href) return;
+      try {
+        window.history.pushState(window.history.state, '', href);
+      } catch {
+        window.location.hash = href;
+      }
+    });
   }
 
   /**

@@ -82,7 +82,13 @@ export function focusViewHeading(force: boolean, timeout = 3000): () => void {
     const h1 = document.querySelector<HTMLElement>('main h1');
     if (!h1) return false;
     finish();
-    if (force || focusLost()) focusMainHeading();
+    // After the new view's first frame: focusing needs an up-to-date layout, which is then
+    // already there instead of being computed early, in the middle of building the view.
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (h1.isConnected && (force || focusLost())) focusMainHeading();
+      }, 0),
+    );
     return true;
   };
   const timer = setTimeout(finish, timeout);

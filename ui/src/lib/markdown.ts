@@ -212,10 +212,12 @@ export function renderMarkdown(src: string, options: RenderOptions = {}): string
   const env = {};
   const tokens = adjustHeadings(md.parse(highlights.length ? insertMarkers(src, highlights) : src, env), options);
   const html = md.renderer.render(tokens, md.options, env);
-  if (highlights.length === 0 && !(options.mentions && options.mentions.length)) return html;
+  // The DOM passes parse and re-serialize the HTML: only when there is something to mark.
+  const mentions = options.mentions?.length && src.includes('@') ? options.mentions : null;
+  if (highlights.length === 0 && !mentions) return html;
   const root = document.createElement('div');
   root.innerHTML = html;
   if (highlights.length) wrapHighlights(root, highlights);
-  if (options.mentions?.length) wrapMentions(root, options.mentions, options.me);
+  if (mentions) wrapMentions(root, mentions, options.me);
   return root.innerHTML;
 }
