@@ -403,6 +403,7 @@ function summarize(samples) {
   return {
     n: samples.length,
     apiP50: percentile(api, 50),
+    apiP95: percentile(api, 95),
     uiP50: percentile(samples.map((s) => s.dom - s.api), 50),
     p50: percentile(dom, 50),
     p95: percentile(dom, 95),
@@ -441,7 +442,7 @@ async function measureActions(page, server, info) {
   await actions.toggleComplete(page);
   for (let i = 0; i < ACTION_ROUNDS; i++) samples.toggleComplete.push(await paced(() => actions.toggleComplete(page)));
   const all = Object.values(samples).flat();
-  return { all: summarize(all), firstOpenList, byAction: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])) };
+  return { all: summarize(all), firstOpenList, byAction: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])), samples };
 }
 
 const TYPED = 'The quick brown fox jumps over the lazy dog while the cohort reads along. ';
