@@ -324,15 +324,18 @@ async function go(page, hash, testid) {
 
 // Each returns { dom, frame } in ms.
 const actions = {
-  /** Click the i-th thread row of the discussion list; the thread page shows its title. */
+  /** Click the i-th thread row of the discussion list; the thread page shows its title and all its posts. */
   openThread: (page, i) =>
     page.evaluate(async (index) => {
       const rows = [...document.querySelectorAll('[data-testid="thread-list"] a.thread-row')];
       const a = rows[index % rows.length];
       const title = a.querySelector('.t-title').textContent.trim();
+      const posts = Number(/(\d+) posts?/.exec(a.textContent)?.[1] ?? '1');
       return window.__measure(
         () => a.click(),
-        () => document.querySelector('[data-testid="thread-detail"] h1')?.textContent.trim() === title && document.querySelectorAll('[data-testid="post"]').length > 0,
+        () =>
+          document.querySelector('[data-testid="thread-detail"] h1')?.textContent.trim() === title &&
+          document.querySelectorAll('[data-testid="post"]').length >= posts,
       );
     }, i),
   /** Post a reply (typed beforehand, not measured); the new post appears. */
