@@ -18,5 +18,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test/setup.ts'],
+    // Whole-app tests take a few seconds in jsdom; more on a busy machine.
+    testTimeout: 20_000,
   },
 });

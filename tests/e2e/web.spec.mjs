@@ -208,18 +208,14 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
     need('space');
     for (const [page, peer] of [[pageA, A], [pageB, B]]) {
       await page.goto(`${peer.url}/?token=${peer.token}`);
-      // A fresh browser profile shows the first-run screens even for a data dir that is
-      // already set up (the "onboarded" flag lives in the browser's localStorage).
-      await page.getByTestId('first-run').waitFor();
-      assert.ok(!page.url().includes(peer.token), `${peer.name}: the token is removed from the address bar`);
-      assert.equal(await page.getByTestId('display-name').inputValue(), peer.name, 'the CLI-set name is prefilled');
-      await page.getByTestId('save-profile').click();
-      await page.getByTestId('start-journal').click();
-      await page.getByTestId('journal').waitFor();
-      await page.goto(`${peer.url}/#/space/${s.space}`);
-      await page.getByTestId('sidebar').waitFor();
+      // The data dir was set up with the CLI (`init --name`, a cohort): no first-run screens,
+      // even in a fresh browser profile that never saw this UI.
       await page.getByTestId('cohort-home').waitFor();
+      assert.equal(await page.getByTestId('first-run').count(), 0, `${peer.name}: no first-run screens`);
+      assert.ok(!page.url().includes(peer.token), `${peer.name}: the token is removed from the address bar`);
+      assert.match(await page.getByTestId('sidebar').textContent(), new RegExp(`as ${peer.name}\\b`), 'the CLI-set name is shown');
       await page.getByTestId('sidebar').getByText(SPACE).first().waitFor();
+      assert.equal(await page.locator('h1').count(), 1, 'one h1');
     }
   });
 
@@ -343,6 +339,41 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
     await assert.rejects(A.api('journal_entry', { id: s.journal }));
   });
 
+  test('keyboard: Ctrl+K searches, Enter opens the result with focus on its heading, Escape closes', async () => {
+    need('lesson', 'thread');
+    await pageB.goto(`${B.url}/#/space/${s.space}`);
+    await pageB.reload();
+    await pageB.getByTestId('cohort-home').waitFor();
+    // On a freshly loaded page the first Tab reaches the skip link, which moves focus to the view's heading.
+    await pageB.keyboard.press('Tab');
+    assert.equal(await pageB.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await pageB.keyboard.press('Enter');
+    assert.equal(await pageB.evaluate(() => document.activeElement?.tagName), 'H1');
+    assert.ok(pageB.url().endsWith(`#/space/${s.space}`), 'the skip link leaves the route alone');
+
+    await pageB.keyboard.press('Control+k');
+    const input = pageB.getByTestId('search-input');
+    await input.waitFor();
+    assert.equal(await pageB.evaluate(() => document.activeElement?.id), 'search-input', 'focus is in the search box');
+    await pageB.keyboard.type('chlorophyll');
+    await pageB.getByTestId('search-result').first().waitFor();
+    await pageB.keyboard.press('Escape');
+    await pageB.getByTestId('search-dialog').waitFor({ state: 'detached' });
+
+    await pageB.keyboard.press('Control+k');
+    await input.waitFor();
+    await pageB.keyboard.type('Why not green');
+    await pageB.getByTestId('search-result').first().waitFor();
+    await pageB.keyboard.press('Enter');
+    await pageB.getByTestId('search-dialog').waitFor({ state: 'detached' });
+    await until('focus on the opened view\'s h1', () =>
+      pageB.evaluate(() => document.activeElement?.tagName === 'H1' && document.activeElement.textContent.trim()),
+      10_000,
+      100,
+    );
+    assert.equal(await pageB.locator('h1').count(), 1);
+  });
+
   describe('accessibility (axe-core, serious or critical)', () => {
     const views = [
       ['home', () => `#/space/${s.space}`, 'cohort-home'],
@@ -350,6 +381,8 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
       ['thread', () => `#/thread/${s.thread}`, 'thread-detail'],
       ['journal', () => `#/journal/${s.journal}`, 'journal-entry'],
       ['sync panel', () => '#/sync', 'sync-status'],
+      ['course outline', () => `#/course/${s.course}`, 'course-outline'],
+      ['discussions', () => `#/space/${s.space}/threads`, 'thread-list'],
     ];
     for (const [name, hash, testid] of views) {
       test(`${name} view`, async () => {
@@ -359,8 +392,11 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
         await sleep(300);
         if (name === 'thread') {
           await pageB.getByTestId('accepted-badge').waitFor();
+          // The picture shows the page, not where keyboard focus happens to be.
+          await pageB.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
           await pageB.screenshot({ path: join(SHOTS, 'web-thread.png') });
         }
+        assert.equal(await pageB.locator('h1').count(), 1, `${name}: exactly one h1`);
         const v = await axeScan(pageB);
         axeReport[name] = v.map((x) => `${x.id}(${x.impact}, ${x.nodes} node(s), e.g. ${x.target})`);
         const bad = v.filter((x) => x.impact === 'serious' || x.impact === 'critical');

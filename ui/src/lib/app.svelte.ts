@@ -3,7 +3,17 @@
 
 import { getContext, setContext } from 'svelte';
 import type { ChangeEvent, Me, Role, SpaceId, SpaceInfo } from './bindings';
-import { toBackendError, type Args, type Backend, type Cmd, type Result } from './backend';
+import {
+  isLagged,
+  toBackendError,
+  type Args,
+  type Backend,
+  type ChangeNotice,
+  type Cmd,
+  type MenuAction,
+  type Result,
+} from './backend';
+import { LiveList, type LiveListSpec } from './lists';
 import { parseRoute, routeHref, type Route } from './router';
 
 /** A message shown briefly in the corner (errors stay until dismissed or replaced). */
@@ -15,6 +25,9 @@ export interface Toast {
 }
 
 const KEY = Symbol('cohort-app');
+
+/** The display name the core gives a profile nobody has named yet (`cohort init` without --name). */
+export const DEFAULT_DISPLAY_NAME = 'Learner';
 
 /** Local (per device) preferences kept in localStorage. */
 export const storage = {
@@ -46,6 +59,14 @@ export class AppState {
   joinTicket = $state<string | null>(null);
   /** The space the current view belongs to (for the sidebar). */
   currentSpace = $state<SpaceId | null>(null);
+  /** Whether the app is loaded and past the first-run screens (actions and shortcuts work). */
+  ready = $state(false);
+  /** Document lists kept current from change events, by name (see `liveList`). */
+  private readonly lists = new Map<string, LiveList>();
+  /** The next view change moves focus to the new view's h1 (e.g. opening a search result). */
+  focusNextView = false;
+  /** Asks the journal to open a new entry (File > New journal entry); the journal clears it. */
+  composeJournal = $state(false);
   private toastId = 0;
 
   constructor(backend: Backend) {
@@ -117,20 +138,64 @@ export class AppState {
 
   navigate(route: Route): void {
     const href = routeHref(route);
-    if (window.location.hash !== href) window.location.hash = href;
     this.route = route;
+    // pushState (not `location.hash =`): no hashchange to wait for, no scroll-to-fragment.
+    // It costs a few milliseconds, so it runs after the view has started to switch (a
+    // microtask queued after the one that renders the new route). Back and forward still
+    // come back as popstate / hashchange (see App.svelte).
+    queueMicrotask(() => {
+      if (window.location.hash === href) return;
+      try {
+        window.history.pushState(window.history.state, '', href);
+      } catch {
+        window.location.hash = href;
+      }
+    });
   }
 
-  onboardedKey(): string {
-    return `cohort.onboarded.${this.me?.device ?? 'device'}`;
+  /**
+   * Whether this data dir still needs the first-run screens, decided from the data dir itself
+   * (so a data dir set up with the CLI, or opened in another browser, is not onboarded
+   * again): the profile has a name of its own, or the person already has a cohort or a
+   * journal entry. Call after {@link refresh}.
+   */
+  async isFirstRun(): Promise<boolean> {
+    if (!this.me) return true;
+    if (this.me.display_name.trim() && this.me.display_name !== DEFAULT_DISPLAY_NAME) return false;
+    if (this.cohorts().length > 0) return false;
+    const journal = await this.quiet('journal', {});
+    return !journal || journal.length === 0;
   }
 
-  get onboarded(): boolean {
-    return storage.get(this.onboardedKey()) === '1';
+  /**
+   * The live list `name` (created with `spec` on first use): list views show it at once
+   * when opened again, and it is patched from change events instead of loaded again.
+   */
+  liveList(name: string, spec: LiveListSpec): LiveList {
+    let list = this.lists.get(name);
+    if (!list) {
+      list = new LiveList(this.backend, spec);
+      this.lists.set(name, list);
+    }
+    return list;
   }
 
-  markOnboarded(): void {
-    storage.set(this.onboardedKey(), '1');
+  /**
+   * Carries out an app-wide action (from the native menu or a keyboard shortcut). Ignored
+   * until the app is loaded and past the first-run screens.
+   */
+  perform(action: MenuAction): void {
+    if (!this.ready) return;
+    switch (action) {
+      case 'search':
+        this.searchOpen = true;
+        break;
+      case 'new_journal_entry':
+        this.searchOpen = false;
+        this.composeJournal = true;
+        if (this.route.name !== 'journal') this.navigate({ name: 'journal' });
+        break;
+    }
   }
 }
 
@@ -151,12 +216,13 @@ export function appContext(app: AppState): Map<symbol, AppState> {
 
 /**
  * Subscribes to change events passing `filter`, calling `run` at most once per `wait` ms
- * (trailing). Returns the unsubscribe function, for `$effect` cleanups.
+ * (trailing). When events were lost (a lagged notice) `run` is called whatever the filter,
+ * since anything may have changed. Returns the unsubscribe function, for `$effect` cleanups.
  */
 export function watchChanges(app: AppState, filter: (e: ChangeEvent) => boolean, run: () => void, wait = 150): () => void {
   let timer: ReturnType<typeof setTimeout> | null = null;
-  const off = app.backend.onChange((e) => {
-    if (!filter(e)) return;
+  const off = app.backend.onChange((e: ChangeNotice) => {
+    if (!isLagged(e) && !filter(e)) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = null;

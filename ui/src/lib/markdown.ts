@@ -26,6 +26,17 @@ export interface Highlight {
 /** What to do besides rendering. */
 export interface RenderOptions {
   highlights?: readonly Highlight[];
+  /**
+   * The level the document's top headings get (default 1: as written). Markdown shown inside
+   * a page under its own h1 passes 2, so the page keeps exactly one h1 and the outline stays
+   * in order: every heading moves down by the same number of levels (at most to h6).
+   */
+  baseLevel?: number;
+  /**
+   * Leaves out a leading heading with this text (the page already shows it as its title),
+   * unless it holds a highlighted passage.
+   */
+  dropTitle?: string;
   /** Display names that `@Name` mentions may refer to. */
   mentions?: readonly string[];
   /** Your own name: mentions of you get an extra class. */
@@ -158,14 +169,55 @@ function wrapMentions(root: HTMLElement, names: readonly string[], me?: string):
   }
 }
 
+type Token = ReturnType<typeof md.parse>[number];
+
+function headingLevel(t: Token): number {
+  return Number(t.tag.slice(1));
+}
+
+function normalize(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+/** Drops a leading title heading and moves headings down to `baseLevel`, in place. */
+function adjustHeadings(tokens: Token[], options: RenderOptions): Token[] {
+  let out = tokens;
+  const [open, inline, close] = out;
+  if (
+    options.dropTitle !== undefined &&
+    open?.type === 'heading_open' &&
+    inline?.type === 'inline' &&
+    close?.type === 'heading_close' &&
+    !MARKER.test(inline.content) &&
+    normalize(inline.content) === normalize(options.dropTitle)
+  ) {
+    out = out.slice(3);
+  }
+  const base = options.baseLevel ?? 1;
+  const levels = out.filter((t) => t.type === 'heading_open').map(headingLevel);
+  if (levels.length && base > 1) {
+    const shift = Math.max(0, base - Math.min(...levels));
+    if (shift > 0) {
+      for (const t of out) {
+        if (t.type === 'heading_open' || t.type === 'heading_close') t.tag = `h${Math.min(6, headingLevel(t) + shift)}`;
+      }
+    }
+  }
+  return out;
+}
+
 /** Renders Markdown to HTML that is safe to insert (no raw HTML from the source). */
 export function renderMarkdown(src: string, options: RenderOptions = {}): string {
   const highlights = options.highlights ?? [];
-  const html = md.render(highlights.length ? insertMarkers(src, highlights) : src);
-  if (highlights.length === 0 && !(options.mentions && options.mentions.length)) return html;
+  const env = {};
+  const tokens = adjustHeadings(md.parse(highlights.length ? insertMarkers(src, highlights) : src, env), options);
+  const html = md.renderer.render(tokens, md.options, env);
+  // The DOM passes parse and re-serialize the HTML: only when there is something to mark.
+  const mentions = options.mentions?.length && src.includes('@') ? options.mentions : null;
+  if (highlights.length === 0 && !mentions) return html;
   const root = document.createElement('div');
   root.innerHTML = html;
   if (highlights.length) wrapHighlights(root, highlights);
-  if (options.mentions?.length) wrapMentions(root, options.mentions, options.me);
+  if (mentions) wrapMentions(root, mentions, options.me);
   return root.innerHTML;
 }

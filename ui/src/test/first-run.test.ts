@@ -5,7 +5,7 @@ import App from '../App.svelte';
 import { MockBackend } from '../lib/backend/mock';
 
 describe('first run', () => {
-  it('creates the profile, then a cohort, and remembers that onboarding is done', async () => {
+  it('creates the profile, then a cohort; the data dir then counts as set up', async () => {
     const user = userEvent.setup();
     const backend = new MockBackend({ seed: false });
     const first = render(App, { props: { backend } });
@@ -27,9 +27,37 @@ describe('first run', () => {
     expect(screen.getByRole('navigation', { name: 'Spaces' }).textContent).toContain('Night owls');
     first.unmount();
 
-    // Opening the app again skips the welcome screen.
+    // Opening the app again skips the welcome screen, even in a browser that never saw it.
+    window.localStorage.clear();
     render(App, { props: { backend } });
     await screen.findByTestId('sidebar');
+    expect(screen.queryByTestId('first-run')).toBeNull();
+  });
+
+  it('skips the first-run screens for a data dir set up elsewhere (e.g. `cohort init --name`)', async () => {
+    // A named profile and nothing else, and no trace of this UI in the browser's storage.
+    const backend = new MockBackend({ seed: false, displayName: 'Ada' });
+    expect(window.localStorage.length).toBe(0);
+    render(App, { props: { backend } });
+    await screen.findByTestId('sidebar');
+    await screen.findByTestId('journal');
+    expect(screen.queryByTestId('first-run')).toBeNull();
+    expect(window.location.hash).toBe('#/journal');
+  });
+
+  it('skips them for an unnamed profile that already has a cohort or a journal entry', async () => {
+    // `cohort init` without --name keeps the core's placeholder name "Learner".
+    const withCohort = new MockBackend({ seed: true, displayName: 'Learner' });
+    const first = render(App, { props: { backend: withCohort } });
+    await screen.findByTestId('cohort-home');
+    expect(screen.queryByTestId('first-run')).toBeNull();
+    first.unmount();
+    window.location.hash = '';
+
+    const withJournal = new MockBackend({ seed: false });
+    await withJournal.call('add_journal', { title: 'Day one', body: '', tags: [] });
+    render(App, { props: { backend: withJournal } });
+    await screen.findByTestId('journal');
     expect(screen.queryByTestId('first-run')).toBeNull();
   });
 

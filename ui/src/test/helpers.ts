@@ -4,10 +4,12 @@ import App from '../App.svelte';
 import { AppState, appContext } from '../lib/app.svelte';
 import { MockBackend, type MockOptions } from '../lib/backend/mock';
 
-/** Renders the whole app over a mock backend, as a returning (onboarded) user by default. */
-export function renderApp(options: MockOptions & { hash?: string; onboarded?: boolean } = {}) {
+/**
+ * Renders the whole app over a mock backend: by default a returning user (a named profile and
+ * a seeded cohort, so no first-run screens).
+ */
+export function renderApp(options: MockOptions & { hash?: string } = {}) {
   const backend = new MockBackend({ displayName: 'Sam Learner', ...options });
-  if (options.onboarded ?? true) window.localStorage.setItem(`cohort.onboarded.${backend.me.device}`, '1');
   window.location.hash = options.hash ?? '';
   const result = render(App, { props: { backend } });
   return { backend, ...result };

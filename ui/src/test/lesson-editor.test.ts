@@ -54,4 +54,17 @@ describe('lesson editor', () => {
     expect(backend.lessonBody(id)).toBe(view.state.doc.toString());
     expect(backend.lessonBody(id).startsWith('Intro. ')).toBe(true);
   });
+
+  it('updates the preview once typing pauses, not on every keystroke', async () => {
+    const { view } = await openEditor();
+    const preview = document.querySelector('.preview') as HTMLElement;
+    const rendersBefore = preview.innerHTML;
+    for (const ch of 'Fresh words') {
+      view.dispatch({ changes: { from: view.state.doc.length, insert: ch }, userEvent: 'input.type' });
+    }
+    // Still the old rendering right after the keystrokes...
+    expect(preview.innerHTML).toBe(rendersBefore);
+    // ...and the new text shortly after they stop.
+    await waitFor(() => expect(preview.textContent).toContain('Fresh words'));
+  });
 });

@@ -21,6 +21,26 @@ describe('thread', () => {
     expect((screen.getByLabelText('Your reply') as HTMLTextAreaElement).value).toBe('');
   });
 
+  it('shows a confirmed reply and reaction at once, without waiting for the thread to reload', async () => {
+    const user = userEvent.setup();
+    const backend = mock();
+    const thread = backend.ids.question;
+    await renderView(ThreadPage, { id: thread }, {}, backend);
+    await screen.findByRole('heading', { level: 1, name: 'Is a moved value copied?' });
+    // The reload after the reply fails: the reply still shows, from the core's confirmation.
+    backend.failNext('thread', 'busy', 'busy');
+    await user.type(screen.getByLabelText('Your reply'), 'Confirmed by the core.');
+    await user.click(screen.getByTestId('send-reply'));
+    await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(3));
+    expect(screen.getAllByTestId('post')[2].textContent).toContain('Confirmed by the core.');
+    expect(screen.getAllByTestId('post')[2].textContent).toContain('Sam Learner');
+
+    backend.failNext('thread', 'busy', 'busy');
+    await user.click(within(screen.getAllByTestId('post')[2]).getByRole('button', { name: /React 🎉/ }));
+    await waitFor(() => expect(within(screen.getAllByTestId('post')[2]).getByRole('button', { name: /React 🎉, 1 so far/ }).getAttribute('aria-pressed')).toBe('true'));
+    expect(backend.callsOf('react')).toEqual([{ thread, post: expect.any(String), reaction: '🎉', on: true }]);
+  });
+
   it('keeps the reply text when sending fails', async () => {
     const user = userEvent.setup();
     const backend = mock();

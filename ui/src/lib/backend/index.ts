@@ -2,8 +2,8 @@ import { TauriBackend } from './tauri';
 import type { Backend } from './types';
 import { WebBackend } from './web';
 
-export { BackendError, toBackendError } from './types';
-export type { Args, Backend, Cmd, Result } from './types';
+export { BackendError, isLagged, toBackendError, toMenuAction } from './types';
+export type { Args, Backend, ChangeNotice, Cmd, Lagged, MenuAction, Result } from './types';
 export { TauriBackend } from './tauri';
 export { WebBackend, takeToken } from './web';
 

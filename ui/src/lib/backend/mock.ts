@@ -38,7 +38,16 @@ import type {
   Timestamp,
 } from '../bindings';
 import { applySplice, transformRange } from '../text';
-import { BackendError, Listeners, type Args, type Backend, type Cmd, type Result } from './types';
+import {
+  BackendError,
+  Listeners,
+  type Args,
+  type Backend,
+  type ChangeNotice,
+  type Cmd,
+  type MenuAction,
+  type Result,
+} from './types';
 
 interface Meta {
   id: DocId;
@@ -96,9 +105,12 @@ export class MockBackend implements Backend {
   readonly me: Me;
   readonly cohort: SpaceId;
   readonly ids: Record<string, string> = {};
-  private readonly changes = new Listeners<ChangeEvent>();
+  private readonly changes = new Listeners<ChangeNotice>();
   private readonly syncs = new Listeners<SyncNotice>();
   private readonly deepLinks = new Listeners<string>();
+  private readonly menus = new Listeners<MenuAction>();
+  /** While set, mutations emit no change events (as if the stream had dropped them). */
+  private muted = false;
   private readonly failures = new Map<Cmd, BackendError[]>();
   private readonly clock: () => Timestamp;
   private readonly syncEnabled: boolean;
@@ -168,7 +180,7 @@ export class MockBackend implements Backend {
     return clone(result);
   }
 
-  onChange(cb: (e: ChangeEvent) => void): () => void {
+  onChange(cb: (e: ChangeNotice) => void): () => void {
     return this.changes.add(cb);
   }
 
@@ -178,6 +190,10 @@ export class MockBackend implements Backend {
 
   onDeepLink(cb: (ticket: string) => void): () => void {
     return this.deepLinks.add(cb);
+  }
+
+  onMenu(cb: (action: MenuAction) => void): () => void {
+    return this.menus.add(cb);
   }
 
   // ------------------------------------------------------------- test helpers ---
@@ -219,6 +235,34 @@ export class MockBackend implements Backend {
   /** Emits a deep link, as the desktop shell does for `cohort://join/<ticket>`. */
   emitDeepLink(ticket: string): void {
     this.deepLinks.emit(ticket);
+  }
+
+  /** Emits a native menu action, as the desktop shell does for its menu bar. */
+  emitMenu(action: MenuAction): void {
+    this.menus.emit(action);
+  }
+
+  /**
+   * Runs `fn` without emitting change events for what it changes, as if the event stream
+   * had dropped them (follow with {@link emitLagged} to say so).
+   */
+  async withoutEvents(fn: () => unknown): Promise<void> {
+    this.muted = true;
+    try {
+      await fn();
+    } finally {
+      this.muted = false;
+    }
+  }
+
+  /** Says that change events were lost: subscribers must reload what they show. */
+  emitLagged(): void {
+    setTimeout(() => this.changes.emit({ lagged: true }), 0);
+  }
+
+  /** How many change subscribers there are (to check that views unsubscribe). */
+  get changeListeners(): number {
+    return this.changes.size;
   }
 
   /** A person of the seeded cohort by name. */
@@ -306,6 +350,7 @@ export class MockBackend implements Backend {
   }
 
   private emit(doc: DocId, change: ChangeKind): void {
+    if (this.muted) return;
     const m = this.mustMeta(doc);
     const event: ChangeEvent = { doc, space: m.space, kind: m.kind, change };
     setTimeout(() => this.changes.emit(event), 0);

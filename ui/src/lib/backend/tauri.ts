@@ -1,7 +1,16 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { ChangeEvent, SyncNotice } from '../bindings';
-import { toBackendError, type Args, type Backend, type Cmd, type Result } from './types';
+import type { SyncNotice } from '../bindings';
+import {
+  toBackendError,
+  toMenuAction,
+  type Args,
+  type Backend,
+  type ChangeNotice,
+  type Cmd,
+  type MenuAction,
+  type Result,
+} from './types';
 
 /** Subscribes to a Tauri event and returns a synchronous unsubscribe function. */
 function subscribe<T>(event: string, cb: (payload: T) => void): () => void {
@@ -30,8 +39,12 @@ export class TauriBackend implements Backend {
     }
   }
 
-  onChange(cb: (e: ChangeEvent) => void): () => void {
-    return subscribe<ChangeEvent>('cohort://change', cb);
+  onChange(cb: (e: ChangeNotice) => void): () => void {
+    // The payload is a `ChangeEvent`, or `{ "lagged": true }` when the shell's event pump
+    // fell behind or coalesced a burst too big to send one by one.
+    return subscribe<ChangeNotice | null>('cohort://change', (p) => {
+      if (p && typeof p === 'object') cb(p);
+    });
   }
 
   onSync(cb: (e: SyncNotice) => void): () => void {
@@ -41,6 +54,13 @@ export class TauriBackend implements Backend {
   onDeepLink(cb: (ticket: string) => void): () => void {
     return subscribe<{ ticket: string }>('cohort://deep-link', (p) => {
       if (p && typeof p.ticket === 'string') cb(p.ticket);
+    });
+  }
+
+  onMenu(cb: (action: MenuAction) => void): () => void {
+    return subscribe<{ action?: unknown } | null>('cohort://menu', (p) => {
+      const action = toMenuAction(p?.action);
+      if (action) cb(action);
     });
   }
 }

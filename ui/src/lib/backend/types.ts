@@ -8,18 +8,57 @@ export type Args<K extends Cmd> = Commands[K]['args'];
 export type Result<K extends Cmd> = Commands[K]['result'];
 
 /**
+ * Some change events were lost (the event stream fell behind the core, or a burst was too big
+ * to send one by one): whatever is shown may be stale and must be reloaded. The desktop shell
+ * sends it as `{ "lagged": true }` on `cohort://change`; web mode as `{"event":"lagged"}`.
+ */
+export interface Lagged {
+  lagged: true;
+}
+
+/** What change subscribers receive: one document's change, or "reload everything". */
+export type ChangeNotice = ChangeEvent | Lagged;
+
+/** Whether a change notice means "changes were missed: reload everything shown". */
+export function isLagged(e: ChangeNotice): e is Lagged {
+  return (e as Partial<Lagged>).lagged === true;
+}
+
+/**
+ * A native menu action the UI carries out: the desktop shell emits `cohort://menu` with
+ * `{ "action": "new_journal_entry" | "search" }` (File > New journal entry, File > Search).
+ */
+export type MenuAction = 'new_journal_entry' | 'search';
+
+export const MENU_ACTIONS: readonly MenuAction[] = ['new_journal_entry', 'search'];
+
+/** The menu action named `name`, or `null` for anything else (ignored). */
+export function toMenuAction(name: unknown): MenuAction | null {
+  return MENU_ACTIONS.find((a) => a === name) ?? null;
+}
+
+/**
  * The one way the UI reaches the Rust core. Implementations: Tauri (invoke/listen), Web (HTTP +
  * WebSocket to `cohort serve`) and Mock (in memory, for component tests).
  */
 export interface Backend {
   /** Runs one command; rejects with a {@link BackendError}. */
   call<K extends Cmd>(cmd: K, args: Args<K>): Promise<Result<K>>;
-  /** Subscribes to document change events; returns the unsubscribe function. */
-  onChange(cb: (e: ChangeEvent) => void): () => void;
+  /**
+   * Subscribes to document change events; returns the unsubscribe function. A {@link Lagged}
+   * notice means events were lost: reload everything shown.
+   */
+  onChange(cb: (e: ChangeNotice) => void): () => void;
   /** Subscribes to sync events (peers connecting, spaces synced, admissions). */
   onSync(cb: (e: SyncNotice) => void): () => void;
   /** Subscribes to `cohort://join/<ticket>` deep links (desktop only). */
   onDeepLink?(cb: (ticket: string) => void): () => void;
+  /**
+   * Subscribes to native menu actions (the desktop shell's menu bar). Where there is no
+   * native menu (web mode) nothing is ever delivered; the same actions have keyboard
+   * shortcuts in the app itself.
+   */
+  onMenu(cb: (action: MenuAction) => void): () => void;
 }
 
 /** A failed call: the `{ code, message }` the core returned (or a transport failure). */

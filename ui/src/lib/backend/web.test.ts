@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ChangeEvent } from '../bindings';
-import { BackendError } from './types';
+import { BackendError, isLagged, type ChangeNotice } from './types';
 import { WebBackend, takeToken } from './web';
 
 class FakeSocket {
@@ -54,7 +54,7 @@ describe('WebBackend', () => {
 
   it('delivers change and sync events from the WebSocket, and closes it when nobody listens', () => {
     const b = new WebBackend({ base: 'http://127.0.0.1:7777', token: 'T', fetch: vi.fn(), WebSocket: FakeSocket as unknown as typeof WebSocket });
-    const changes: ChangeEvent[] = [];
+    const changes: ChangeNotice[] = [];
     const off = b.onChange((e) => changes.push(e));
     const socket = FakeSocket.last!;
     expect(socket.url).toBe('ws://127.0.0.1:7777/api/events?token=T');
@@ -65,6 +65,31 @@ describe('WebBackend', () => {
     expect(changes).toEqual([event]);
     off();
     expect(socket.closed).toBe(true);
+  });
+
+  it('turns a lagged message, and a reconnect after a drop, into a lagged notice', () => {
+    vi.useFakeTimers();
+    try {
+      const b = new WebBackend({ base: 'http://127.0.0.1:7777', token: 'T', fetch: vi.fn(), WebSocket: FakeSocket as unknown as typeof WebSocket });
+      const got: ChangeNotice[] = [];
+      b.onChange((e) => got.push(e));
+      const first = FakeSocket.last!;
+      first.onopen?.();
+      expect(got).toEqual([]);
+      first.onmessage?.({ data: JSON.stringify({ event: 'lagged' }) });
+      expect(got).toEqual([{ lagged: true }]);
+      expect(got.every(isLagged)).toBe(true);
+
+      // The connection drops; events sent meanwhile are lost, so the reconnect says so.
+      first.onclose?.();
+      vi.advanceTimersByTime(600);
+      const second = FakeSocket.last!;
+      expect(second).not.toBe(first);
+      second.onopen?.();
+      expect(got).toEqual([{ lagged: true }, { lagged: true }]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,11 +1,13 @@
-import type { ChangeEvent, ErrorCode, SyncNotice } from '../bindings';
+import type { ErrorCode, EventMessage, SyncNotice } from '../bindings';
 import {
   BackendError,
   Listeners,
   toBackendError,
   type Args,
   type Backend,
+  type ChangeNotice,
   type Cmd,
+  type MenuAction,
   type Result,
 } from './types';
 
@@ -64,19 +66,19 @@ export interface WebBackendOptions {
   WebSocket?: typeof WebSocket;
 }
 
-type ServerMessage = { event: 'change'; data: ChangeEvent } | { event: 'sync'; data: SyncNotice };
-
 /** Web mode: `POST /api/call/{cmd}` and the `/api/events` WebSocket of `cohort serve --http`. */
 export class WebBackend implements Backend {
   private readonly base: string;
   private readonly token: string | null;
   private readonly fetchFn: typeof fetch;
   private readonly WS: typeof WebSocket | undefined;
-  private readonly changes = new Listeners<ChangeEvent>();
+  private readonly changes = new Listeners<ChangeNotice>();
   private readonly syncs = new Listeners<SyncNotice>();
   private socket: WebSocket | null = null;
   private retryMs = 500;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Whether a socket was open before: events sent while reconnecting are lost. */
+  private wasConnected = false;
 
   constructor(options: WebBackendOptions = {}) {
     this.base = (options.base ?? window.location.origin).replace(/\/$/, '');
@@ -117,7 +119,7 @@ export class WebBackend implements Backend {
     return body as Result<K>;
   }
 
-  onChange(cb: (e: ChangeEvent) => void): () => void {
+  onChange(cb: (e: ChangeNotice) => void): () => void {
     const off = this.changes.add(cb);
     this.connect();
     return () => {
@@ -133,6 +135,11 @@ export class WebBackend implements Backend {
       off();
       this.maybeClose();
     };
+  }
+
+  /** Browsers have no native menu: nothing to deliver (the app's shortcuts cover it). */
+  onMenu(_cb: (action: MenuAction) => void): () => void {
+    return () => {};
   }
 
   private eventsUrl(): string {
@@ -155,16 +162,21 @@ export class WebBackend implements Backend {
     this.socket = socket;
     socket.onopen = () => {
       this.retryMs = 500;
+      // Changes made while the socket was down were never delivered: reload what is shown.
+      if (this.wasConnected) this.changes.emit({ lagged: true });
+      this.wasConnected = true;
     };
     socket.onmessage = (msg: MessageEvent) => {
       if (typeof msg.data !== 'string') return;
-      let parsed: ServerMessage;
+      let parsed: EventMessage;
       try {
-        parsed = JSON.parse(msg.data) as ServerMessage;
+        parsed = JSON.parse(msg.data) as EventMessage;
       } catch {
         return;
       }
+      if (!parsed || typeof parsed !== 'object') return;
       if (parsed.event === 'change') this.changes.emit(parsed.data);
+      else if (parsed.event === 'lagged') this.changes.emit({ lagged: true });
       else if (parsed.event === 'sync') this.syncs.emit(parsed.data);
     };
     socket.onclose = () => {
@@ -193,6 +205,8 @@ export class WebBackend implements Backend {
     }
     const socket = this.socket;
     this.socket = null;
+    // Nobody listens any more: the next subscriber loads fresh, there is nothing to catch up.
+    this.wasConnected = false;
     socket?.close();
   }
 }

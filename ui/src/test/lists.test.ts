@@ -1,0 +1,52 @@
+import { screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { mock, renderApp } from './helpers';
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('list views', () => {
+  it('show a list again at once, kept current from change events without loading it whole', async () => {
+    // Mock ids are deterministic: the space of a fresh mock is the rendered app's too.
+    const space = mock().cohort;
+    const { backend } = renderApp({ hash: `#/space/${space}/threads` });
+    const list = await screen.findByTestId('thread-list');
+    const count = within(list).getAllByRole('link').length;
+    expect(backend.callsOf('threads')).toHaveLength(1);
+
+    window.location.hash = `#/space/${space}`;
+    await screen.findByTestId('cohort-home');
+    const created = await backend.call('new_thread', { space, kind: 'idea', title: 'Posted while away', body: 'Hi', lesson: null, anchor: null });
+    // The list is patched in the background, from that document's summary alone.
+    await waitFor(() => expect(backend.callsOf('summary')).toContainEqual({ id: created }));
+    await pause(100);
+
+    window.location.hash = `#/space/${space}/threads`;
+    const again = await screen.findByTestId('thread-list');
+    expect(screen.queryByText('Loading…')).toBeNull();
+    expect(within(again).getAllByRole('link')).toHaveLength(count + 1);
+    // Newest change first, as the core orders it.
+    expect(within(again).getAllByRole('link')[0].textContent).toContain('Posted while away');
+    expect(backend.callsOf('threads')).toHaveLength(1);
+
+    // A reply elsewhere updates the row's post count through its summary alone.
+    backend.remoteReply(backend.ids.question, backend.ids.ada, 'From afar');
+    await waitFor(() => expect(within(screen.getByTestId('thread-list')).getAllByRole('link')[0].textContent).toContain('Is a moved value copied?'));
+    expect(within(screen.getByTestId('thread-list')).getAllByRole('link')[0].textContent).toContain('3 posts');
+    expect(backend.callsOf('threads')).toHaveLength(1);
+  });
+
+  it('loads the whole list again after lost events or a burst of changes', async () => {
+    const space = mock().cohort;
+    const { backend } = renderApp({ hash: `#/space/${space}/notes` });
+    await screen.findByTestId('note-list');
+    expect(backend.callsOf('notes')).toHaveLength(1);
+
+    backend.emitLagged();
+    await waitFor(() => expect(backend.callsOf('notes')).toHaveLength(2));
+
+    backend.addManyNotes(space, 60);
+    await waitFor(() => expect(screen.getByTestId('note-count').textContent).toBe('61 notes'));
+    expect(backend.callsOf('notes')).toHaveLength(3);
+    expect(backend.callsOf('summary')).toHaveLength(0);
+  });
+});
