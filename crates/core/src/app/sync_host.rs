@@ -690,6 +690,8 @@ impl Core {
                     link.refused
                         .unwrap_or_else(|| "waiting for one of your devices".into()),
                 ),
+                bytes_sent: 0,
+                bytes_received: 0,
             });
         }
         for space in self.sync.joining.clone() {
@@ -704,6 +706,8 @@ impl Core {
                 pending: 0,
                 last_sync: None,
                 joining: Some("waiting for a member".into()),
+                bytes_sent: 0,
+                bytes_received: 0,
             });
         }
         for (space, join) in joins {
