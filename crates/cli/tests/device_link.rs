@@ -187,12 +187,9 @@ fn a_linked_device_shares_the_personal_space_with_its_person_only_and_a_removed_
     );
 
     // The tablet serves, and knows Ben's node too.
-    let ben_addr = listen_addrs(&ben).pop().unwrap_or_else(|| {
-        panic!(
-            "Ben's node prints its address:\n{}",
-            log_of(&ben.dir)
-        )
-    });
+    let ben_addr = listen_addrs(&ben)
+        .pop()
+        .unwrap_or_else(|| panic!("Ben's node prints its address:\n{}", log_of(&ben.dir)));
     let t = serve_plus(&tablet, "tcp", &["--peer", &ben_addr]);
     let nodes = [&ada, &ben, &tablet];
     eventually_logged("the tablet holds the cohort", 45, &nodes, || {
