@@ -1,6 +1,7 @@
-import { screen, waitFor, within } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
+import App from '../App.svelte';
 import { MockBackend } from '../lib/backend/mock';
 import SyncPanel from '../lib/views/SyncPanel.svelte';
 import { mock, renderView } from './helpers';
@@ -138,5 +139,62 @@ describe('your devices (sync panel)', () => {
     await waitFor(() => expect(screen.getByTestId('device-linking').dataset.state).toBe('hopeless'));
     expect(screen.getByTestId('device-linking').textContent).toContain('the device-link ticket has expired');
     expect(screen.getByRole('button', { name: 'Use another ticket' })).toBeTruthy();
+  });
+});
+
+describe('adding this device on first run', () => {
+  it('redeems a device-link ticket, waits, and opens the app once linked', async () => {
+    const user = userEvent.setup();
+    const backend = new MockBackend({ seed: false });
+    render(App, { props: { backend } });
+    await user.click(await screen.findByRole('button', { name: 'Add this device to it' }));
+    await screen.findByRole('heading', { level: 1, name: 'Add this device' });
+    await user.type(screen.getByLabelText('Device-link ticket'), TICKET);
+    await user.type(screen.getByLabelText(/Name of this device/), 'Tablet');
+    await user.click(screen.getByRole('button', { name: 'Add this device' }));
+
+    await screen.findByRole('heading', { level: 1, name: 'Linking this device' });
+    expect(backend.callsOf('device_add')).toEqual([{ ticket: TICKET, name: 'Tablet' }]);
+    expect(screen.getByTestId('device-linking').dataset.state).toBe('waiting');
+
+    backend.refuseLink('the device is not known to this member yet', false);
+    await waitFor(() => expect(screen.getByTestId('device-linking').dataset.state).toBe('refused'));
+    expect(screen.getByTestId('device-linking').textContent).toContain('keeps trying');
+
+    backend.finishLink('Maya Chen');
+    await screen.findByTestId('journal');
+    expect(screen.queryByTestId('first-run')).toBeNull();
+    expect(screen.getByTestId('sidebar').textContent).toContain('Maya Chen');
+  });
+
+  it('is offered after naming too, and shows a refusal instead of moving on', async () => {
+    const user = userEvent.setup();
+    const backend = new MockBackend({ seed: false });
+    // A note of its own: this data dir is not new any more (though still on first run).
+    backend.addManyNotes(backend.me.personal_space, 1);
+    render(App, { props: { backend } });
+    await user.type(await screen.findByLabelText(/your name/i), 'Maya');
+    await user.click(screen.getByRole('button', { name: 'Continue' }));
+    await user.click(await screen.findByTestId('start-device'));
+    await user.type(screen.getByLabelText('Device-link ticket'), TICKET);
+    await user.click(screen.getByRole('button', { name: 'Add this device' }));
+
+    const error = await screen.findByRole('alert');
+    expect(error.textContent).toContain('already holds its own data (0 cohort(s), 1 private document(s), 1 device(s))');
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Add this device');
+    await user.click(screen.getByRole('button', { name: 'Back' }));
+    await screen.findByText('Hello, Maya');
+  });
+
+  it('comes back to the waiting screen when the app is opened again while a link is pending', async () => {
+    const backend = new MockBackend({ seed: false });
+    await backend.call('device_add', { ticket: TICKET });
+    render(App, { props: { backend } });
+    await screen.findByRole('heading', { level: 1, name: 'Linking this device' });
+    backend.refuseLink('the device-link ticket was already used; run `cohort device link` again on your other device', true);
+    const again = await screen.findByRole('button', { name: 'Use another ticket' });
+    await waitFor(() => expect(screen.getByTestId('device-linking').dataset.state).toBe('hopeless'));
+    await userEvent.setup().click(again);
+    await screen.findByRole('heading', { level: 1, name: 'Add this device' });
   });
 });
