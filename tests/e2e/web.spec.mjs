@@ -381,6 +381,7 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
       ['thread', () => `#/thread/${s.thread}`, 'thread-detail'],
       ['journal', () => `#/journal/${s.journal}`, 'journal-entry'],
       ['sync panel', () => '#/sync', 'sync-status'],
+      ['devices, with a device-link ticket', () => '#/sync', 'devices'],
       ['course outline', () => `#/course/${s.course}`, 'course-outline'],
       ['discussions', () => `#/space/${s.space}/threads`, 'thread-list'],
     ];
@@ -390,6 +391,13 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
         await pageB.goto(`${B.url}/${hash()}`);
         await pageB.getByTestId(testid).first().waitFor();
         await sleep(300);
+        if (name.startsWith('devices')) {
+          // This device is listed and marked; a ticket to link another shows with its QR code.
+          assert.match(await pageB.getByTestId('devices').textContent(), /This device/);
+          await pageB.getByTestId('link-device').click();
+          await pageB.getByTestId('device-qr').waitFor();
+          assert.match(await pageB.getByTestId('device-ticket').locator('textarea').inputValue(), /^cohort1/);
+        }
         if (name === 'thread') {
           await pageB.getByTestId('accepted-badge').waitFor();
           // The picture shows the page, not where keyboard focus happens to be.

@@ -18,6 +18,7 @@ import type {
   JournalEntry,
   JsonValue,
   Lesson,
+  LinkingView,
   LessonProgress,
   Me,
   MemberView,
@@ -134,6 +135,8 @@ export class MockBackend implements Backend {
   private invites = new Map<string, { space: SpaceId; role: Role; uses: number }>();
   private deviceLinks = new Set<string>();
   private myDevices: DeviceView[] = [];
+  /** A pending `device_add` on this device (`device_linking`). */
+  private linking: LinkingView | null = null;
 
   constructor(options: MockOptions = {}) {
     let t = 1_700_000_000_000;
@@ -271,6 +274,47 @@ export class MockBackend implements Backend {
     throw new Error(`no person named ${name}`);
   }
 
+  /**
+   * Simulates another device of this person being linked (a redeemed device-link ticket
+   * arriving): it joins the device list and the personal space's membership log changes.
+   */
+  linkOtherDevice(name: string, seen: { connected?: boolean; lastSeen?: Timestamp | null } = {}): string {
+    const device = 'e'.repeat(8) + this.newId(3).slice(8) + this.newId(3);
+    const at = this.now();
+    const connected = seen.connected ?? true;
+    this.myDevices.push({ device, name, this_device: false, linked_at: at, connected, last_seen: connected ? at : (seen.lastSeen ?? null) });
+    this.devices.set(device, this.me.person);
+    this.emitPersonal('membership');
+    return device;
+  }
+
+  /** Simulates one of the person's devices refusing this device's pending link. */
+  refuseLink(message: string, hopeless: boolean): void {
+    if (!this.linking) throw new Error('no pending device link');
+    this.linking = { ...this.linking, refused: message, hopeless };
+    this.syncs.emit({ kind: 'refused', space: this.linking.space, device: null, message });
+  }
+
+  /**
+   * Simulates the pending link finishing: this device takes the person's identity
+   * (`displayName`), and their other device (`other`) appears in the device list.
+   */
+  finishLink(displayName: string, other = 'laptop'): void {
+    const link = this.linking;
+    if (!link) throw new Error('no pending device link');
+    this.linking = null;
+    const old = this.me.personal_space;
+    this.me.person = link.person;
+    this.me.personal_space = link.space;
+    this.me.display_name = displayName;
+    this.people.set(link.person, displayName);
+    this.spaces = this.spaces.map((s) => (s.id === old ? { ...s, id: link.space } : s));
+    const at = this.now();
+    this.myDevices.push({ device: 'f'.repeat(8) + this.newId(3).slice(8) + this.newId(3), name: other, this_device: false, linked_at: at, connected: true, last_seen: at });
+    this.emitPersonal('profile');
+    this.syncs.emit({ kind: 'admitted', space: link.space, device: null, message: `this device is now linked to ${displayName}` });
+  }
+
   /** Adds `n` notes to a space (for list virtualization tests). */
   addManyNotes(space: SpaceId, n: number): void {
     for (let i = 0; i < n; i++) this.createNote(space, `Note ${i + 1}`, `Body ${i + 1}`, [], null, this.me.person);
@@ -347,6 +391,26 @@ export class MockBackend implements Backend {
     if (!role || !roles.includes(role)) {
       throw new BackendError('invalid_input', `only a ${roles.join(' or ')} can ${what}`);
     }
+  }
+
+  /** Refuses `device_add` where the data dir holds anything of its own, as the core does. */
+  private requireFresh(): void {
+    const cohorts = this.spaces.filter((s) => !s.personal).length;
+    const own = [...this.meta.values()].filter((m) => m.space === this.me.personal_space).length;
+    const devices = this.myDevices.length;
+    if (cohorts > 0 || own > 0 || devices > 1) {
+      throw new BackendError(
+        'invalid_input',
+        `this data dir already holds its own data (${cohorts} cohort(s), ${own} private document(s), ${devices} device(s)); add the new device with a new data dir (--data-dir)`,
+      );
+    }
+  }
+
+  /** A change event of the personal space's profile or membership log (which the mock does not keep as documents). */
+  private emitPersonal(kind: 'profile' | 'membership'): void {
+    if (this.muted) return;
+    const event: ChangeEvent = { doc: `${kind === 'profile' ? 'c' : 'd'}${this.me.personal_space.slice(1)}`, space: this.me.personal_space, kind, change: 'imported' };
+    setTimeout(() => this.changes.emit(event), 0);
   }
 
   private emit(doc: DocId, change: ChangeKind): void {
@@ -1137,17 +1201,34 @@ export class MockBackend implements Backend {
         addrs: [],
       };
     },
-    device_add: ({ ticket }) => {
-      if (this.invites.has(ticket.trim())) throw new BackendError('invalid_input', 'this ticket invites to a cohort; use it with `cohort join`');
-      throw new BackendError('invalid_input', 'this data dir already holds its own data; add the new device with a new data dir');
+    device_add: ({ ticket, name }) => {
+      const t = ticket.trim();
+      if (this.invites.has(t)) throw new BackendError('invalid_input', 'this ticket invites to a cohort; use it with `cohort join`');
+      if (!/^cohort1[0-9a-f]{32,}$/.test(t)) throw new BackendError('invalid_input', 'this is not a Cohort ticket');
+      if (this.deviceLinks.has(t)) {
+        throw new BackendError(
+          'invalid_input',
+          'this ticket was made by this very profile: run `cohort device add` on the new device, with its own data dir',
+        );
+      }
+      const n = name?.trim();
+      if (n && [...n].length > 60) throw new BackendError('invalid_input', 'a device name has at most 60 characters');
+      this.requireFresh();
+      if (n) this.myDevices[0].name = n;
+      const space = this.newId(2);
+      const person = this.newId(1);
+      this.linking = { space, person, refused: null, hopeless: false };
+      return { space, person, addrs: [] };
     },
-    device_linking: () => null,
-    device_list: () => this.myDevices,
+    device_linking: () => this.linking,
+    device_list: () =>
+      [...this.myDevices].sort((a, b) => Number(b.this_device) - Number(a.this_device) || a.name.toLowerCase().localeCompare(b.name.toLowerCase())),
     device_remove: ({ device }) => {
       const found = this.myDevices.find((d) => d.device.startsWith(device) || d.name === device);
       if (!found) throw new BackendError('not_found', `no device ${device}`);
       if (found.this_device) throw new BackendError('invalid_input', 'this is the device you are using; remove it from another of your devices');
       this.myDevices = this.myDevices.filter((d) => d !== found);
+      this.emitPersonal('membership');
       return null;
     },
   };
