@@ -148,7 +148,9 @@ pub struct ServeArgs {
     /// device's id to the LAN).
     #[arg(long)]
     pub no_mdns: bool,
-    /// Relay connections for members that cannot reach each other directly.
+    /// Relay connections for peers that cannot reach each other directly (an always-on
+    /// peer): any peer may reserve a circuit here; each circuit lasts at most an hour and
+    /// carries at most 1 GiB, and what it carries stays end-to-end encrypted.
     #[arg(long)]
     pub relay: bool,
     /// An always-on peer to stay connected to (`/p2p/`-terminated multiaddr). Repeatable.

@@ -58,7 +58,8 @@ pub struct NodeConfig {
     pub listen: Vec<Multiaddr>,
     /// Announce and discover peers on the LAN with mDNS (it announces this device's id).
     pub mdns: bool,
-    /// Relay connections for peers that cannot reach each other directly.
+    /// Relay connections for peers that cannot reach each other directly (peers connected
+    /// to this node reserve circuits on it and hand out circuit addresses through it).
     pub relay_server: bool,
     /// Always-on peers to keep connected (`/p2p/`-terminated addresses).
     pub peers: Vec<Multiaddr>,
@@ -89,6 +90,9 @@ pub(crate) const PEERS_KEY: &str = "sync.peers";
 pub(crate) const ADDRS_KEY: &str = "sync.addrs";
 /// Most addresses put in a ticket.
 const MAX_TICKET_ADDRS: usize = 8;
+/// Of those, at most this many relay circuit addresses (always kept, so a joiner that cannot
+/// reach this device directly can still come through a relay).
+const MAX_TICKET_CIRCUITS: usize = 4;
 /// How often the loop wakes without events (engine work, join redials).
 const TICK: Duration = Duration::from_millis(500);
 /// Refusals of peers' requests are logged at most this often.
@@ -289,9 +293,19 @@ fn saved_addrs(core: &mut Core) -> Vec<Multiaddr> {
         .collect()
 }
 
-/// The port-bearing part of an address: (tcp or udp, port), and whether it is QUIC.
+/// Whether `addr` goes through a relay (holds `/p2p-circuit`).
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter()
+        .any(|p| matches!(p, cohort_net::Protocol::P2pCircuit))
+}
+
+/// The port-bearing part of an address: (tcp or udp, port), and whether it is QUIC. `None`
+/// for a relay circuit address (its port is the relay's).
 fn port_of(addr: &Multiaddr) -> Option<(bool, u16, bool)> {
     use cohort_net::Protocol;
+    if is_circuit(addr) {
+        return None;
+    }
     let mut out = None;
     let mut quic = false;
     for p in addr.iter() {
@@ -526,20 +540,28 @@ impl<H: CoreHost> Loop<H> {
 
     /// Records a listen address and the ticket addresses derived from it.
     fn listening(&mut self, addr: Multiaddr) {
-        tracing::info!(%addr, "listening");
         if self.listen.contains(&addr) {
             return;
         }
+        tracing::info!(%addr, "listening");
         self.listen.push(addr);
+        self.publish_addrs();
+    }
+
+    /// Forgets a listen address (a relay reservation that ended).
+    fn not_listening(&mut self, addr: &Multiaddr) {
+        let before = self.listen.len();
+        self.listen.retain(|a| a != addr);
+        if self.listen.len() != before {
+            tracing::info!(%addr, "no longer listening");
+            self.publish_addrs();
+        }
+    }
+
+    /// Makes the ticket addresses from the listen addresses and saves them.
+    fn publish_addrs(&mut self) {
         let me = self.net.local_peer_id();
-        let mut addrs: Vec<String> = self
-            .listen
-            .iter()
-            .map(|a| format!("{a}/p2p/{me}"))
-            .collect();
-        // Reachable addresses first: LAN before loopback.
-        addrs.sort_by_key(|a| a.contains("/127.0.0.1/"));
-        addrs.truncate(MAX_TICKET_ADDRS);
+        let addrs = ticket_addrs(&self.listen, me);
         lock(&self.shared).addrs = addrs.clone();
         if let Ok(bytes) = serde_json::to_vec(&addrs) {
             let mut host = lock(&self.host);
@@ -662,6 +684,7 @@ impl<H: CoreHost> Loop<H> {
                 }
             }
             NetEvent::ListenAddr(addr) => self.listening(addr),
+            NetEvent::ListenAddrExpired(addr) => self.not_listening(&addr),
             _ => {}
         }
     }
@@ -800,6 +823,45 @@ impl<H: CoreHost> Loop<H> {
     }
 }
 
+/// The addresses a ticket carries (`/p2p/`-terminated), best first: direct addresses off
+/// loopback, then relay circuit addresses (at most `MAX_TICKET_CIRCUITS`, kept even when
+/// there are many direct ones), then loopback ones; at most `MAX_TICKET_ADDRS`.
+fn ticket_addrs(listen: &[Multiaddr], me: PeerId) -> Vec<String> {
+    let full = |a: &Multiaddr| {
+        if a.iter().last() == Some(cohort_net::Protocol::P2p(me)) {
+            a.to_string()
+        } else {
+            format!("{a}/p2p/{me}")
+        }
+    };
+    let loopback = |a: &Multiaddr| {
+        a.iter().any(|p| match p {
+            cohort_net::Protocol::Ip4(ip) => ip.is_loopback(),
+            cohort_net::Protocol::Ip6(ip) => ip.is_loopback(),
+            _ => false,
+        })
+    };
+    let circuits: Vec<String> = listen
+        .iter()
+        .filter(|a| is_circuit(a))
+        .take(MAX_TICKET_CIRCUITS)
+        .map(full)
+        .collect();
+    let direct = |lo: bool| {
+        listen
+            .iter()
+            .filter(move |a| !is_circuit(a) && loopback(a) == lo)
+            .map(full)
+    };
+    let mut addrs: Vec<String> = direct(false)
+        .take(MAX_TICKET_ADDRS.saturating_sub(circuits.len()))
+        .collect();
+    addrs.extend(circuits);
+    addrs.extend(direct(true));
+    addrs.truncate(MAX_TICKET_ADDRS);
+    addrs
+}
+
 pub(crate) fn device_of(peer: &PeerId) -> Option<DeviceId> {
     cohort_net::device_key_of(peer).map(DeviceId)
 }
@@ -841,6 +903,46 @@ mod tests {
             sticky_listen(&listen, &[]),
             listen,
             "nothing saved: unchanged"
+        );
+        let relayed = addr(
+            "/ip4/10.0.0.1/tcp/7000/p2p/12D3KooWEpq5JzxaGHuEbgjdkDKM2CZ6Fi5zmtYbP8SSLjj7iDx7/p2p-circuit/p2p/12D3KooWEpq5JzxaGHuEbgjdkDKM2CZ6Fi5zmtYbP8SSLjj7iDx7",
+        );
+        assert_eq!(
+            sticky_listen(&listen, &[relayed]),
+            listen,
+            "a relay's port is not ours"
+        );
+    }
+
+    #[test]
+    fn tickets_keep_circuit_addresses_whole_and_listed() {
+        let me: PeerId = "12D3KooWEpq5JzxaGHuEbgjdkDKM2CZ6Fi5zmtYbP8SSLjj7iDx7"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let relay = "12D3KooWAhoY4bMMRQXHLvXHumaB7wBaXPGbfbJNxomc8Uor1RBA";
+        let circuit = addr(&format!(
+            "/ip4/10.0.0.1/tcp/7000/p2p/{relay}/p2p-circuit/p2p/{me}"
+        ));
+        let mut listen: Vec<Multiaddr> = vec![addr("/ip4/127.0.0.1/tcp/4001")];
+        for i in 0..10 {
+            listen.push(addr(&format!("/ip4/192.168.1.{i}/tcp/4001")));
+        }
+        listen.push(circuit.clone());
+        let addrs = ticket_addrs(&listen, me);
+        assert_eq!(addrs.len(), MAX_TICKET_ADDRS);
+        assert_eq!(addrs[0], format!("/ip4/192.168.1.0/tcp/4001/p2p/{me}"));
+        assert!(
+            addrs.contains(&circuit.to_string()),
+            "the circuit address is kept as it is: {addrs:?}"
+        );
+        assert!(!addrs.iter().any(|a| a.contains("127.0.0.1")), "{addrs:?}");
+        let few = ticket_addrs(&[addr("/ip4/127.0.0.1/tcp/4001"), circuit.clone()], me);
+        assert_eq!(
+            few,
+            vec![
+                circuit.to_string(),
+                format!("/ip4/127.0.0.1/tcp/4001/p2p/{me}")
+            ]
         );
     }
 }

@@ -19,8 +19,14 @@ pub struct NetConfig {
     pub listen: Vec<Multiaddr>,
     /// Discover peers on the local network with mDNS (emits [`crate::NetEvent::Discovered`]).
     pub mdns: bool,
-    /// Also act as a circuit relay v2 server for other peers (`cohort serve`).
+    /// Also act as a circuit relay v2 server for other peers (`cohort serve --relay`): its
+    /// listen addresses are announced as reachable, so peers can reserve circuits on it, and
+    /// circuits are relayed for up to an hour and 1 GiB each (see [`crate::Net`]). A relay
+    /// server makes no reservations itself.
     pub relay_server: bool,
+    /// Most relays this node reserves a circuit address on (relays are the connected peers
+    /// whose identify info lists the circuit relay v2 hop protocol). 0 disables reserving.
+    pub max_relays: usize,
     /// Maximum established connections in total (libp2p `connection-limits`).
     pub max_connections: u32,
     /// Maximum established connections to one peer (2 allows a simultaneous dial).
@@ -111,6 +117,7 @@ impl NetConfig {
             ],
             mdns: true,
             relay_server: false,
+            max_relays: 2,
             max_connections: 128,
             max_connections_per_peer: 2,
             max_pending_connections: 32,

@@ -9,7 +9,8 @@
 //! ## Shape
 //! [`Net::start`] builds a Swarm (TCP + QUIC-v1, Noise, Yamux, identify, ping, optional mDNS,
 //! AutoNAT, relay v2 client, DCUtR, connection and memory connection limits, optional relay
-//! server, and the `/cohort/sync/1` stream protocol via `libp2p-stream`) and spawns **one
+//! server (see [Relaying](#relaying)), and the `/cohort/sync/1` stream protocol via
+//! `libp2p-stream`) and spawns **one
 //! task that owns it** (conventions item 8). It returns:
 //! - a cloneable [`NetHandle`]: each method sends a command over a bounded channel and
 //!   awaits a oneshot reply;
@@ -46,6 +47,30 @@
 //! with capped exponential backoff and deterministic jitter ([`Backoff`]). Every connection
 //! is pinged every 5 s; one whose ping goes unanswered for 10 s is closed, so a cut link is
 //! noticed (and redialing starts) even where TCP would keep the dead connection open.
+//!
+//! ## Relaying
+//! A node started with [`NetConfig::relay_server`] (`cohort serve --relay`, an always-on
+//! peer) is a circuit relay v2 server: it announces its listen addresses as reachable and
+//! relays circuits for any peer, within libp2p's reservation and circuit limits (128
+//! reservations, 4 per peer; 16 circuits, 4 per peer; both rate-limited per peer and per
+//! IP) except that one circuit may last an hour and carry 1 GiB (libp2p's 2 min and
+//! 128 KiB would cut a sync off). It cannot read what it relays (each relayed connection
+//! runs its own Noise handshake end to end).
+//!
+//! Every other node, once identify shows a directly connected peer speaks the hop protocol
+//! (`/libp2p/circuit/relay/0.2.0/hop`), reserves a circuit on it (at most
+//! [`NetConfig::max_relays`] relays, default 2), and reports the circuit addresses it gets,
+//! `<relay address>/p2p/<relay>/p2p-circuit/p2p/<self>`, as [`NetEvent::ListenAddr`]. libp2p
+//! renews the reservation; when the relay disconnects (or refuses) the addresses are
+//! reported gone ([`NetEvent::ListenAddrExpired`]), and the node reserves again when it
+//! reconnects (or after a backoff from 10 s to 10 min while connected). A peer dialing such an
+//! address reaches this node through the relay; both report the connection with its full
+//! circuit address (a relayed listener learns only `/p2p/<peer>` from libp2p; the node
+//! rebuilds the address through the relay), so either can dial the other back through it.
+//! libp2p 0.57 (swarm 0.48) does not mark relayed connections as limited, and
+//! `libp2p-stream` opens streams on any connection: the sync stream runs over a relayed
+//! connection like over a direct one, for as long as the relay's circuit limits allow. DCUtR then tries a direct connection (hole
+//! punching); the sync stream stays on the connection it was opened on.
 //!
 //! ## Device keys
 //! A device is named by its Ed25519 public key; [`peer_id_from_device_key`] and
@@ -133,6 +158,10 @@ pub enum NetEvent {
         /// Its advertised addresses.
         addrs: Vec<Multiaddr>,
     },
-    /// The node listens on a new address.
+    /// The node listens on a new address. A relay circuit address (one holding
+    /// `/p2p-circuit`) is complete: `<relay address>/p2p/<relay>/p2p-circuit/p2p/<this node>`.
     ListenAddr(Multiaddr),
+    /// The node no longer listens on an address (a relay reservation ended: the relay
+    /// disconnected or refused to renew it).
+    ListenAddrExpired(Multiaddr),
 }

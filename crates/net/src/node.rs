@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::{AsyncWriteExt as _, StreamExt as _};
 use libp2p::core::ConnectedPoint;
+use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -53,6 +54,20 @@ const LISTEN_WAIT: Duration = Duration::from_secs(5);
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a relay server keeps one relayed circuit open, and how many bytes it forwards
+/// over it (both directions together). libp2p's defaults (2 min, 128 KiB) suit a public relay
+/// that only helps peers set up a direct connection; a cohort's always-on peer relays the sync
+/// itself, and 128 KiB would cut a first sync off in its first documents. When a circuit
+/// ends, both peers see the connection close and redial (a new circuit), and sync resumes
+/// where it stopped.
+const RELAY_CIRCUIT_DURATION: Duration = Duration::from_secs(60 * 60);
+const RELAY_CIRCUIT_BYTES: u64 = 1 << 30;
+
+/// First wait before asking a relay again after a reservation failed or ended while still
+/// connected to it; doubles with each failure up to `RELAY_RETRY_MAX`.
+const RELAY_RETRY: Duration = Duration::from_secs(10);
+const RELAY_RETRY_MAX: Duration = Duration::from_secs(10 * 60);
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
@@ -95,7 +110,13 @@ impl Net {
             .map_err(|e| NetError::Build(e.to_string()))?;
 
         let mut pending = VecDeque::new();
-        listen(&mut swarm, &config.listen, &mut pending).await?;
+        listen(
+            &mut swarm,
+            &config.listen,
+            config.relay_server,
+            &mut pending,
+        )
+        .await?;
 
         let (command_tx, command_rx) = mpsc::channel(config.command_queue);
         let (event_tx, event_rx) = mpsc::channel(config.event_queue);
@@ -120,6 +141,10 @@ impl Net {
             max_inbound: config.max_inbound_streams_per_peer,
             frame_stall_timeout: config.frame_stall_timeout,
             shutdown_grace: config.shutdown_grace,
+            conns: HashMap::new(),
+            relays: HashMap::new(),
+            relay_server: config.relay_server,
+            max_relays: config.max_relays,
         };
         for addr in config.known_peers {
             node.add_initial_peer(addr);
@@ -177,8 +202,7 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
             } else {
                 None
             };
-            let relay_server =
-                relay_on.then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
+            let relay_server = relay_on.then(|| relay::Behaviour::new(peer_id, relay_config()));
             Ok(Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
                 memory: memory_connection_limits::Behaviour::with_max_percentage(memory_fraction),
@@ -203,6 +227,20 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
     Ok(swarm)
+}
+
+/// The relay server's limits: libp2p's defaults (at most 128 reservations, 4 per peer, each
+/// for an hour; at most 16 circuits, 4 per peer; reservations and circuits rate-limited per
+/// peer and per IP address) except the length and size of one circuit, raised so a sync can
+/// run over it (see [`RELAY_CIRCUIT_DURATION`]). Any peer may reserve: the relay cannot read
+/// what it forwards (each relayed connection is end-to-end Noise), and these limits bound
+/// what one peer can take from it.
+fn relay_config() -> relay::Config {
+    relay::Config {
+        max_circuit_duration: RELAY_CIRCUIT_DURATION,
+        max_circuit_bytes: RELAY_CIRCUIT_BYTES,
+        ..relay::Config::default()
+    }
 }
 
 /// QUIC's flow-control limits, matching what yamux allows on a TCP connection.
@@ -240,6 +278,7 @@ fn quic_limits(config: &NetConfig) -> QuicLimits {
 async fn listen(
     swarm: &mut Swarm<Behaviour>,
     addrs: &[Multiaddr],
+    relay_server: bool,
     pending: &mut VecDeque<NetEvent>,
 ) -> Result<(), NetError> {
     let mut waiting = HashMap::new();
@@ -264,6 +303,7 @@ async fn listen(
                 address,
             } => {
                 waiting.remove(&listener_id);
+                announce_if_relay(swarm, relay_server, &address);
                 pending.push_back(NetEvent::ListenAddr(address));
             }
             SwarmEvent::ListenerClosed {
@@ -293,6 +333,40 @@ async fn listen(
         }
     }
     Ok(())
+}
+
+/// On a relay server, makes a listen address an external (reachable) address. The relay
+/// answers a reservation with its external addresses, from which the reserving peer makes its
+/// circuit addresses (and libp2p refuses a reservation that carries none), and it only
+/// speaks the hop protocol while it has one. AutoNAT cannot confirm private addresses, and
+/// an always-on peer's operator chose these to be reached at.
+fn announce_if_relay(swarm: &mut Swarm<Behaviour>, relay_server: bool, addr: &Multiaddr) {
+    if relay_server && !is_relayed(addr) {
+        swarm.add_external_address(addr.clone());
+    }
+}
+
+/// Whether `addr` goes through a relay (holds `/p2p-circuit`).
+fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// `addr` without a trailing `/p2p/<id>`.
+fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    let mut addr = addr.clone();
+    if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+        addr.pop();
+    }
+    addr
+}
+
+/// `addr` ending in `/p2p/<peer>` (appended unless it ends in a `/p2p/` already). A circuit
+/// address must end in its destination, or the relay would not know whom to connect to.
+fn with_peer(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+    match addr.iter().last() {
+        Some(Protocol::P2p(_)) => addr.clone(),
+        _ => addr.clone().with(Protocol::P2p(peer)),
+    }
 }
 
 /// A cloneable client of a running node. Every method sends one command over a bounded
@@ -482,6 +556,37 @@ struct Wanted {
     next: Option<Instant>,
 }
 
+/// A relay this node reserves a circuit address on.
+struct Relay {
+    /// Where the relay is reached (without `/p2p/`): the reservation is asked for at
+    /// `<base>/p2p/<relay>/p2p-circuit`, and peers connecting through it are reached back at
+    /// `<base>/p2p/<relay>/p2p-circuit/p2p/<peer>`.
+    base: Multiaddr,
+    state: RelayState,
+    /// Reservations that failed or ended in a row (the retry backoff).
+    failures: u32,
+}
+
+#[derive(Clone, Copy)]
+enum RelayState {
+    /// The circuit listener is asking the relay for a reservation.
+    Reserving(ListenerId),
+    /// The relay accepted: the listener has circuit addresses (libp2p renews the
+    /// reservation before it expires).
+    Reserved(ListenerId),
+    /// Ask again at this time (if still connected to the relay).
+    Waiting(Instant),
+}
+
+impl Relay {
+    fn listener(&self) -> Option<ListenerId> {
+        match self.state {
+            RelayState::Reserving(id) | RelayState::Reserved(id) => Some(id),
+            RelayState::Waiting(_) => None,
+        }
+    }
+}
+
 enum TaskDone {
     Writer { peer: PeerId, id: u64 },
     Reader { peer: PeerId },
@@ -510,6 +615,12 @@ struct Node {
     max_inbound: usize,
     frame_stall_timeout: Duration,
     shutdown_grace: Duration,
+    /// Every established connection: its peer and endpoint.
+    conns: HashMap<ConnectionId, (PeerId, ConnectedPoint)>,
+    /// Relays this node holds (or asks for) a circuit reservation on.
+    relays: HashMap<PeerId, Relay>,
+    relay_server: bool,
+    max_relays: usize,
 }
 
 impl Node {
@@ -543,7 +654,10 @@ impl Node {
                     // The application dropped its receiver: events go nowhere.
                     Err(_) => self.pending.clear(),
                 },
-                _ = tick.tick() => self.redial_due(),
+                _ = tick.tick() => {
+                    self.redial_due();
+                    self.retry_relays();
+                }
             }
         };
         acceptor.abort();
@@ -629,6 +743,11 @@ impl Node {
     }
 
     fn add_known_peer(&mut self, peer: PeerId, addr: Multiaddr) {
+        let addr = if is_relayed(&addr) {
+            with_peer(&addr, peer)
+        } else {
+            addr
+        };
         let connected = self.peers.contains_key(&peer);
         let wanted = self.wanted.entry(peer).or_insert_with(|| Wanted {
             addrs: Vec::new(),
@@ -751,7 +870,33 @@ impl Node {
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => self.emit(NetEvent::ListenAddr(address)),
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                if let Some((peer, relay)) = self
+                    .relays
+                    .iter_mut()
+                    .find(|(_, r)| r.listener() == Some(listener_id))
+                {
+                    relay.state = RelayState::Reserved(listener_id);
+                    relay.failures = 0;
+                    tracing::info!(relay = %peer, %address, "relay reservation accepted");
+                }
+                announce_if_relay(&mut self.swarm, self.relay_server, &address);
+                self.emit(NetEvent::ListenAddr(address));
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => self.listen_addr_gone(address),
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                for address in addresses {
+                    self.listen_addr_gone(address);
+                }
+                self.relay_listener_closed(listener_id, reason.err());
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -765,7 +910,8 @@ impl Node {
                     wanted.attempt = 0;
                     wanted.next = None;
                 }
-                let addr = remote_addr(&endpoint);
+                let addr = self.peer_addr(peer_id, &endpoint);
+                self.conns.insert(connection_id, (peer_id, endpoint));
                 let state = self.peers.entry(peer_id).or_insert_with(|| PeerState {
                     connections: 0,
                     writer: None,
@@ -784,10 +930,13 @@ impl Node {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                self.conns.remove(&connection_id);
+                self.forget_relay_if_gone(peer_id);
                 let gone = match self.peers.get_mut(&peer_id) {
                     Some(state) => {
                         state.connections = state.connections.saturating_sub(1);
@@ -842,17 +991,257 @@ impl Node {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
+                connection_id,
                 info,
-                ..
             })) => {
                 if info.protocol_version == IDENTIFY_VERSION {
+                    self.on_identified(peer_id, connection_id, &info);
                     for addr in info.listen_addrs {
                         self.swarm.add_peer_address(peer_id, addr);
                     }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => match event {
+                relay::client::Event::InboundCircuitEstablished { src_peer_id, .. } => {
+                    tracing::debug!(peer = %src_peer_id, "a peer connected through a relay");
+                }
+                relay::client::Event::OutboundCircuitEstablished { relay_peer_id, .. } => {
+                    tracing::debug!(relay = %relay_peer_id, "connected to a peer through a relay");
+                }
+                other @ relay::client::Event::ReservationReqAccepted { .. } => {
+                    tracing::debug!(?other, "relay client");
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::RelayServer(event)) => match event {
+                relay::Event::CircuitReqAccepted {
+                    src_peer_id,
+                    dst_peer_id,
+                } => {
+                    tracing::info!(src = %src_peer_id, dst = %dst_peer_id, "relaying a circuit");
+                }
+                relay::Event::CircuitClosed {
+                    src_peer_id,
+                    dst_peer_id,
+                    error,
+                } => {
+                    tracing::info!(src = %src_peer_id, dst = %dst_peer_id, ?error, "relayed circuit closed");
+                }
+                relay::Event::ReservationReqAccepted {
+                    src_peer_id,
+                    renewed: false,
+                } => {
+                    tracing::info!(peer = %src_peer_id, "relay reservation granted");
+                }
+                other => tracing::debug!(?other, "relay server"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => {
+                    tracing::info!(peer = %remote_peer_id, "direct connection made after a relayed one (hole punching)");
+                }
+                Err(error) => {
+                    tracing::debug!(peer = %remote_peer_id, %error, "hole punching failed; staying relayed");
+                }
+            },
             other => tracing::trace!(?other, "swarm event"),
         }
+    }
+
+    /// The address a connection's peer can be dialed back at, as far as this node knows: the
+    /// remote address, except that a relayed connection's is the whole circuit address
+    /// (`<relay address>/p2p/<relay>/p2p-circuit/p2p/<peer>`), which is what a dial through
+    /// the relay needs (libp2p gives a relayed listener only `/p2p/<peer>`).
+    fn peer_addr(&self, peer: PeerId, endpoint: &ConnectedPoint) -> Multiaddr {
+        match endpoint {
+            ConnectedPoint::Dialer { address, .. } if is_relayed(address) => {
+                with_peer(address, peer)
+            }
+            ConnectedPoint::Listener { local_addr, .. } if is_relayed(local_addr) => {
+                self.circuit_to(local_addr, peer)
+            }
+            other => other.get_remote_address().clone(),
+        }
+    }
+
+    /// The circuit address of `peer`, who connected through the relay whose circuit we
+    /// listen on at `local_addr` (`<address of the relay connection>/p2p-circuit`).
+    fn circuit_to(&self, local_addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+        let prefix: Multiaddr = local_addr
+            .iter()
+            .take_while(|p| !matches!(p, Protocol::P2pCircuit))
+            .collect();
+        let relay = match prefix.iter().last() {
+            Some(Protocol::P2p(relay)) => Some(relay),
+            // The relay connection's remote address, without its id: find that connection.
+            _ => self
+                .conns
+                .values()
+                .find(|(_, e)| !e.is_relayed() && *e.get_remote_address() == prefix)
+                .map(|(relay, _)| *relay),
+        };
+        let Some(relay) = relay else {
+            return with_peer(local_addr, peer);
+        };
+        let base = self
+            .relays
+            .get(&relay)
+            .map_or_else(|| without_peer(&prefix), |r| r.base.clone());
+        base.with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(peer))
+    }
+
+    /// Whether `peer` has a connection that does not go through a relay.
+    fn directly_connected(&self, peer: PeerId) -> bool {
+        self.conns
+            .values()
+            .any(|(p, e)| *p == peer && !e.is_relayed())
+    }
+
+    /// Relays with a reservation made or being asked for.
+    fn active_relays(&self) -> usize {
+        self.relays
+            .values()
+            .filter(|r| r.listener().is_some())
+            .count()
+    }
+
+    /// A peer told us what it is: if it relays (speaks the circuit relay v2 hop protocol),
+    /// is directly connected, and we use fewer than `max_relays`, reserve a circuit on it.
+    fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
+        if self.relay_server || self.max_relays == 0 {
+            return;
+        }
+        if !info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
+            // It stopped relaying (restarted without it): its reservation is gone or going.
+            if let Some(listener) = self.relays.remove(&peer).and_then(|r| r.listener()) {
+                self.swarm.remove_listener(listener);
+            }
+            return;
+        }
+        if self.relays.contains_key(&peer) || self.active_relays() >= self.max_relays {
+            return;
+        }
+        let Some((_, endpoint)) = self.conns.get(&connection) else {
+            return;
+        };
+        if endpoint.is_relayed() {
+            return;
+        }
+        let base = match endpoint {
+            // The address we reached it at.
+            ConnectedPoint::Dialer { address, .. } => without_peer(address),
+            // It dialed us: an address we know for it, or one it listens on.
+            ConnectedPoint::Listener { send_back_addr, .. } => self
+                .wanted
+                .get(&peer)
+                .and_then(|w| w.addrs.iter().find(|a| !is_relayed(a)))
+                .or_else(|| {
+                    let direct = || info.listen_addrs.iter().filter(|a| !is_relayed(a));
+                    direct()
+                        .find(|a| !is_loopback(a))
+                        .or_else(|| direct().next())
+                })
+                .map_or_else(|| send_back_addr.clone(), without_peer),
+        };
+        self.relays.insert(
+            peer,
+            Relay {
+                base,
+                state: RelayState::Waiting(Instant::now()),
+                failures: 0,
+            },
+        );
+        self.reserve(peer);
+    }
+
+    /// Asks `peer` (a known relay) for a reservation: listens on its circuit address.
+    fn reserve(&mut self, peer: PeerId) {
+        let Some(relay) = self.relays.get_mut(&peer) else {
+            return;
+        };
+        let addr = relay
+            .base
+            .clone()
+            .with(Protocol::P2p(peer))
+            .with(Protocol::P2pCircuit);
+        match self.swarm.listen_on(addr.clone()) {
+            Ok(listener) => {
+                tracing::info!(relay = %peer, %addr, "asking a relay for a circuit address");
+                relay.state = RelayState::Reserving(listener);
+            }
+            Err(e) => {
+                relay.failures = relay.failures.saturating_add(1);
+                let delay = relay_retry(relay.failures);
+                tracing::info!(relay = %peer, %addr, error = %e, ?delay, "cannot listen through a relay");
+                relay.state = RelayState::Waiting(Instant::now() + delay);
+            }
+        }
+    }
+
+    /// Asks relays again whose retry time has come, if still directly connected to them.
+    fn retry_relays(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| matches!(r.state, RelayState::Waiting(t) if t <= now))
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in due {
+            if !self.directly_connected(peer) {
+                // Reserved again once it reconnects and identifies itself.
+                self.relays.remove(&peer);
+            } else if self.active_relays() >= self.max_relays {
+                if let Some(relay) = self.relays.get_mut(&peer) {
+                    relay.state = RelayState::Waiting(now + RELAY_RETRY);
+                }
+            } else {
+                self.reserve(peer);
+            }
+        }
+    }
+
+    /// A listener closed: if it was a relay's, the reservation is over (refused, not
+    /// renewed, or the relay connection closed); ask again later while connected.
+    fn relay_listener_closed(&mut self, listener: ListenerId, error: Option<std::io::Error>) {
+        let Some((peer, relay)) = self
+            .relays
+            .iter_mut()
+            .find(|(_, r)| r.listener() == Some(listener))
+        else {
+            return;
+        };
+        relay.failures = relay.failures.saturating_add(1);
+        let delay = relay_retry(relay.failures);
+        relay.state = RelayState::Waiting(Instant::now() + delay);
+        match error {
+            Some(error) => {
+                tracing::info!(relay = %peer, %error, ?delay, "relay reservation failed");
+            }
+            None => tracing::info!(relay = %peer, ?delay, "relay reservation ended"),
+        }
+    }
+
+    /// Once no direct connection to a relay is left, its reservation is gone: close its
+    /// listener (its addresses expire) and reserve anew when it reconnects.
+    fn forget_relay_if_gone(&mut self, peer: PeerId) {
+        if !self.relays.contains_key(&peer) || self.directly_connected(peer) {
+            return;
+        }
+        if let Some(listener) = self.relays.remove(&peer).and_then(|r| r.listener()) {
+            tracing::info!(relay = %peer, "disconnected from a relay; its circuit addresses are gone");
+            self.swarm.remove_listener(listener);
+        }
+    }
+
+    fn listen_addr_gone(&mut self, address: Multiaddr) {
+        if self.relay_server && !is_relayed(&address) {
+            self.swarm.remove_external_address(&address);
+        }
+        self.emit(NetEvent::ListenAddrExpired(address));
     }
 
     /// Graceful stop: let writers flush (bounded by `shutdown_grace`), close connections,
@@ -893,6 +1282,23 @@ impl Node {
     }
 }
 
+/// Wait before asking a relay again after `failures` reservations in a row failed or ended.
+fn relay_retry(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    RELAY_RETRY
+        .saturating_mul(1 << doublings)
+        .min(RELAY_RETRY_MAX)
+}
+
+/// Whether `addr` is on a loopback interface.
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
 /// Takes inbound sync streams from libp2p-stream as fast as they come.
 async fn accept_streams(
     mut incoming: libp2p_stream::IncomingStreams,
@@ -903,10 +1309,6 @@ async fn accept_streams(
             break;
         }
     }
-}
-
-fn remote_addr(endpoint: &ConnectedPoint) -> Multiaddr {
-    endpoint.get_remote_address().clone()
 }
 
 /// Opens the long-lived outbound stream and writes queued frames to it. Writing happens

@@ -1,5 +1,6 @@
 //! Two or more real nodes over 127.0.0.1 (TCP and QUIC): connection lifecycle, ordered
-//! frames both ways, protocol violations, stream limits, backpressure and reconnect.
+//! frames both ways, protocol violations, stream limits, backpressure, reconnect, and
+//! connecting through a relay.
 
 use std::time::Duration;
 
@@ -516,4 +517,115 @@ fn without_p2p(addr: &Multiaddr) -> Multiaddr {
     addr.iter()
         .filter(|p| !matches!(p, Protocol::P2p(_)))
         .collect()
+}
+
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// A relay server R and two nodes that know only R. A reserves a circuit on R and reports
+/// its circuit address (`<R's address>/p2p/R/p2p-circuit/p2p/A`); B, given nothing but that
+/// address, connects to A through R; both see the connection as relayed, with an address
+/// they can dial back through R; frames flow both ways far beyond libp2p's default 128 KiB
+/// per circuit; when R stops, A's circuit address expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reach_each_other_through_a_relay() -> TestResult {
+    let mut r_cfg = config(51, tcp())?;
+    r_cfg.relay_server = true;
+    let (r, _r_rx) = start(Ok(r_cfg)).await?;
+    let (a, mut a_rx) = start(config(52, tcp())).await?;
+    let (b, mut b_rx) = start(config(53, tcp())).await?;
+    let (r_id, a_id, b_id) = (r.local_peer_id(), a.local_peer_id(), b.local_peer_id());
+    let r_addr = addr_of(&r).await?;
+    a.add_known_peer(r_id, r_addr.clone()).await?;
+    b.add_known_peer(r_id, r_addr.clone()).await?;
+
+    let event = wait_for(
+        &mut a_rx,
+        "A's circuit address",
+        |e| matches!(e, NetEvent::ListenAddr(addr) if is_circuit(addr)),
+    )
+    .await?;
+    let NetEvent::ListenAddr(circuit) = event else {
+        return Err("not a listen address".into());
+    };
+    let expected: Multiaddr = format!("{r_addr}/p2p-circuit/p2p/{a_id}").parse()?;
+    assert_eq!(circuit, expected, "A's circuit address goes through R");
+    assert!(a.listen_addrs().await?.contains(&circuit));
+
+    assert_eq!(b.dial(circuit.clone()).await?, a_id);
+    let at_b = wait_for(&mut b_rx, "B sees A", connected(a_id)).await?;
+    let at_a = wait_for(&mut a_rx, "A sees B", connected(b_id)).await?;
+    let (
+        NetEvent::PeerConnected { addr: a_seen, .. },
+        NetEvent::PeerConnected { addr: b_seen, .. },
+    ) = (at_b, at_a)
+    else {
+        return Err("not a connection".into());
+    };
+    assert_eq!(a_seen, circuit, "B reached A at A's circuit address");
+    let b_circuit: Multiaddr = format!("{r_addr}/p2p-circuit/p2p/{b_id}").parse()?;
+    assert_eq!(b_seen, b_circuit, "A can dial B back through R");
+
+    // 600 frames each way, about 6 MB: a circuit with libp2p's default limits would be cut
+    // after 128 KiB.
+    const N: u32 = 600;
+    let send_all = |from: NetHandle, to: PeerId| {
+        tokio::spawn(async move {
+            for i in 0..N {
+                from.send(to, frame(i)).await?;
+            }
+            Ok::<_, NetError>(())
+        })
+    };
+    let a_sends = send_all(a.clone(), b_id);
+    let b_sends = send_all(b.clone(), a_id);
+    let (got_b, got_a) = tokio::join!(
+        expect_frames(&mut b_rx, a_id, N),
+        expect_frames(&mut a_rx, b_id, N)
+    );
+    got_b?;
+    got_a?;
+    a_sends.await??;
+    b_sends.await??;
+
+    r.shutdown().await?;
+    wait_for(
+        &mut a_rx,
+        "A's circuit address expires",
+        |e| matches!(e, NetEvent::ListenAddrExpired(addr) if *addr == circuit),
+    )
+    .await?;
+    assert!(!a.listen_addrs().await?.contains(&circuit));
+
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
+
+/// A node that is not a relay server is never asked for a reservation: no circuit address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_circuit_address_without_a_relay_server() -> TestResult {
+    let (r, _r_rx) = start(config(54, tcp())).await?;
+    let (a, mut a_rx) = start(config(55, tcp())).await?;
+    let r_id = r.local_peer_id();
+    a.add_known_peer(r_id, addr_of(&r).await?).await?;
+    wait_for(&mut a_rx, "A sees R", connected(r_id)).await?;
+    let circuit = timeout(
+        Duration::from_secs(3),
+        wait_for(
+            &mut a_rx,
+            "a circuit address",
+            |e| matches!(e, NetEvent::ListenAddr(addr) if is_circuit(addr)),
+        ),
+    )
+    .await;
+    assert!(
+        !matches!(circuit, Ok(Ok(_))),
+        "no circuit through a node that does not relay"
+    );
+    assert!(!a.listen_addrs().await?.iter().any(is_circuit));
+    a.shutdown().await?;
+    r.shutdown().await?;
+    Ok(())
 }
