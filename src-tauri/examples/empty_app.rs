@@ -3,7 +3,7 @@
 //! desktop benchmark (`tests/desktop/bench.mjs`) measures side by side for startup time
 //! and idle memory.
 //!
-//!     cargo build --release -p cohort-desktop --example empty_app --features bench-baseline
+//!     cargo build --release -p cohort-desktop --example empty_app --features bench-baseline,tauri/custom-protocol
 
 use std::process::ExitCode;
 

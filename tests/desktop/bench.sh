@@ -30,7 +30,7 @@ if [ ! -d "$ROOT/ui/node_modules" ]; then
 fi
 npm --prefix "$ROOT/ui" run build
 (cd "$ROOT" && cargo build --locked --release -p cohort-desktop --features tauri/custom-protocol)
-(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --example empty_app --features bench-baseline)
+(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --example empty_app --features bench-baseline,tauri/custom-protocol)
 export COHORT_DESKTOP_APP="$CARGO_TARGET_DIR/release/cohort-desktop"
 export COHORT_EMPTY_APP="$CARGO_TARGET_DIR/release/examples/empty_app"
 
