@@ -28,6 +28,8 @@ const KEY = Symbol('cohort-app');
 
 /** The display name the core gives a profile nobody has named yet (`cohort init` without --name). */
 export const DEFAULT_DISPLAY_NAME = 'Learner';
+/** The cohort of the built-in sample course (the desktop app creates it on first launch). */
+export const SAMPLE_COHORT_NAME = 'Getting started';
 
 /** Local (per device) preferences kept in localStorage. */
 export const storage = {
@@ -157,12 +159,13 @@ export class AppState {
    * Whether this data dir still needs the first-run screens, decided from the data dir itself
    * (so a data dir set up with the CLI, or opened in another browser, is not onboarded
    * again): the profile has a name of its own, or the person already has a cohort or a
-   * journal entry. Call after {@link refresh}.
+   * journal entry. The built-in sample cohort does not count: the desktop app creates it on
+   * first launch, before anyone has been asked their name. Call after {@link refresh}.
    */
   async isFirstRun(): Promise<boolean> {
     if (!this.me) return true;
     if (this.me.display_name.trim() && this.me.display_name !== DEFAULT_DISPLAY_NAME) return false;
-    if (this.cohorts().length > 0) return false;
+    if (this.cohorts().some((c) => c.name !== SAMPLE_COHORT_NAME)) return false;
     const journal = await this.quiet('journal', {});
     return !journal || journal.length === 0;
   }

@@ -61,6 +61,14 @@ describe('first run', () => {
     expect(screen.queryByTestId('first-run')).toBeNull();
   });
 
+  it('shows them beside the built-in sample cohort the desktop app creates on first launch', async () => {
+    const backend = new MockBackend({ seed: false });
+    await backend.call('create_sample', {});
+    render(App, { props: { backend } });
+    await screen.findByTestId('first-run');
+    expect(await screen.findByLabelText(/your name/i)).toBeTruthy();
+  });
+
   it('keeps the typed name when saving it fails, and can start a journal', async () => {
     const user = userEvent.setup();
     const backend = new MockBackend({ seed: false });
