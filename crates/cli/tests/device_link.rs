@@ -9,39 +9,18 @@ use std::time::Duration;
 
 use common::Cohort;
 use common::node::{
-    eventually, eventually_logged, init, listen_addrs, log_of, serve, serve_plus, stop,
+    eventually, eventually_logged, init, list_titles, listen_addrs, log_of, serve, serve_plus, stop,
 };
 use serde_json::Value;
 
 const SPACE: &str = "Night school";
 
-/// Titles of a `--json` list command's rows (empty if the command fails).
-fn titles(who: &Cohort, args: &[&str]) -> Vec<String> {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let run = who.run(&all);
-    if run.code != Some(0) {
-        return Vec::new();
-    }
-    let mut titles: Vec<String> = run
-        .json()
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter_map(|r| r["title"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    titles.sort();
-    titles
-}
-
 fn journal(who: &Cohort) -> Vec<String> {
-    titles(who, &["journal", "list"])
+    list_titles(who, &["journal", "list"])
 }
 
 fn notes(who: &Cohort) -> Vec<String> {
-    titles(who, &["note", "list", "--space", SPACE])
+    list_titles(who, &["note", "list", "--space", SPACE])
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -125,7 +104,7 @@ fn a_linked_device_shares_the_personal_space_with_its_person_only_and_a_removed_
     let b = serve(&ben, "tcp");
     ben.json(&["join", text(&invite, "ticket")]);
     eventually("Ben is admitted and holds the thread", 30, || {
-        titles(&ben, &["thread", "list"]) == vec!["Why green?"]
+        list_titles(&ben, &["thread", "list"]) == vec!["Why green?"]
     });
     let ada_me = ada.json(&["me"]);
     let personal = text(&ada_me, "personal_space").to_owned();
@@ -193,7 +172,7 @@ fn a_linked_device_shares_the_personal_space_with_its_person_only_and_a_removed_
     let t = serve_plus(&tablet, "tcp", &["--peer", &ben_addr]);
     let nodes = [&ada, &ben, &tablet];
     eventually_logged("the tablet holds the cohort", 45, &nodes, || {
-        titles(&tablet, &["thread", "list"]) == vec!["Why green?"]
+        list_titles(&tablet, &["thread", "list"]) == vec!["Why green?"]
     });
     eventually_logged(
         "Ben's copy of the cohort's log lists the tablet as Ada's",

@@ -157,7 +157,14 @@ pub fn ticket(who: &Cohort, space: &str, uses: &str) -> String {
 
 /// Titles of the notes `who` holds in `space`, sorted (empty if the space is unknown).
 pub fn note_titles(who: &Cohort, space: &str) -> Vec<String> {
-    let run = who.run(&["--json", "note", "list", "--space", space]);
+    list_titles(who, &["note", "list", "--space", space])
+}
+
+/// Titles of a `--json` list command's rows, sorted (empty if the command fails).
+pub fn list_titles(who: &Cohort, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let run = who.run(&all);
     if run.code != Some(0) {
         return Vec::new();
     }
