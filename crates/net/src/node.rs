@@ -588,8 +588,15 @@ impl Relay {
 }
 
 enum TaskDone {
-    Writer { peer: PeerId, id: u64 },
-    Reader { peer: PeerId },
+    /// `broken`: the stream failed after it was open (frames may be lost).
+    Writer {
+        peer: PeerId,
+        id: u64,
+        broken: bool,
+    },
+    Reader {
+        peer: PeerId,
+    },
 }
 
 struct Node {
@@ -856,12 +863,28 @@ impl Node {
                     }
                 }
             }
-            Ok(TaskDone::Writer { peer, id }) => {
+            Ok(TaskDone::Writer { peer, id, broken }) => {
                 self.live_writers = self.live_writers.saturating_sub(1);
-                if let Some(state) = self.peers.get_mut(&peer)
-                    && state.writer.as_ref().is_some_and(|(w, _)| *w == id)
-                {
+                let current = self
+                    .peers
+                    .get(&peer)
+                    .and_then(|state| state.writer.as_ref())
+                    .is_some_and(|(w, _)| *w == id);
+                if !current {
+                    return;
+                }
+                if let Some(state) = self.peers.get_mut(&peer) {
                     state.writer = None;
+                }
+                if broken {
+                    // Frames already taken from the queue may never arrive, and the peer's
+                    // sessions rely on an unbroken stream. This happens when the stream's
+                    // connection closes while another connection to the peer stays up
+                    // (both sides dialed at once): nobody would see a disconnect, and both
+                    // sides would wait forever. Close every connection instead; the peer
+                    // stays wanted, so it is redialed and both sides start afresh.
+                    tracing::info!(%peer, "sync stream broke; reconnecting to the peer");
+                    let _ = self.swarm.disconnect_peer_id(peer);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "network task failed"),
@@ -1313,22 +1336,53 @@ async fn accept_streams(
 
 /// Opens the long-lived outbound stream and writes queued frames to it. Writing happens
 /// here, never in the Swarm task, so yamux flow control can only stall this peer's queue.
+///
+/// The peer never writes on this stream, so it is also read: the read ends (end of stream
+/// or an error) as soon as the stream dies under an idle writer, for example with the
+/// connection carrying it. Such an end, or a failed write, makes the result `broken`;
+/// failing to open the stream (a peer that does not speak the protocol) does not.
 async fn run_writer(
     mut control: libp2p_stream::Control,
     peer: PeerId,
     id: u64,
     mut queue: mpsc::Receiver<Vec<u8>>,
 ) -> TaskDone {
+    let stream = match control.open_stream(peer, SYNC_PROTOCOL).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "sync stream not opened");
+            return TaskDone::Writer {
+                peer,
+                id,
+                broken: false,
+            };
+        }
+    };
+    let (mut reader, mut writer) = futures::AsyncReadExt::split(stream);
     let result: std::io::Result<()> = async {
-        let mut stream = control
-            .open_stream(peer, SYNC_PROTOCOL)
-            .await
-            .map_err(std::io::Error::other)?;
         let mut buf = Vec::new();
+        let mut probe = [0u8; 1];
         // At most one queue's worth per write: a sender refilling the queue as fast as it
         // drains must not make the batch (and this task's memory) grow without end.
         let batch = queue.max_capacity();
-        while let Some(frame) = queue.recv().await {
+        loop {
+            let frame = tokio::select! {
+                frame = queue.recv() => frame,
+                read = futures::AsyncReadExt::read(&mut reader, &mut probe) => {
+                    return Err(match read {
+                        Ok(0) => std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the peer closed the sync stream",
+                        ),
+                        Ok(_) => std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "the peer wrote on its inbound sync stream",
+                        ),
+                        Err(e) => e,
+                    });
+                }
+            };
+            let Some(frame) = frame else { break };
             buf.clear();
             framing::encode_into(&mut buf, &frame)?;
             // Coalesce what else is already queued, up to a queue's worth of frames and
@@ -1342,18 +1396,22 @@ async fn run_writer(
                     Err(_) => break,
                 }
             }
-            framing::write_all_flush(&mut stream, &buf).await?;
+            framing::write_all_flush(&mut writer, &buf).await?;
             if buf.capacity() > 1024 * 1024 {
                 buf = Vec::new();
             }
         }
-        stream.close().await
+        writer.close().await
     }
     .await;
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "sync writer ended");
-    }
-    TaskDone::Writer { peer, id }
+    let broken = match result {
+        Ok(()) => false,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "sync writer ended");
+            true
+        }
+    };
+    TaskDone::Writer { peer, id, broken }
 }
 
 /// Reads frames from one inbound stream and forwards them as events. A protocol violation

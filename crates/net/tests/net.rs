@@ -513,6 +513,86 @@ async fn known_peer_is_reconnected_after_restart() -> TestResult {
     Ok(())
 }
 
+/// A TCP proxy on 127.0.0.1 to `target`; dropping the returned task handle's tasks (by
+/// aborting it) cuts every connection made through it.
+async fn tcp_proxy(
+    target: std::net::SocketAddr,
+) -> TestResult<(Multiaddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let mut pipes = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            pipes.spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    Ok((format!("/ip4/127.0.0.1/tcp/{port}").parse()?, task))
+}
+
+fn socket_addr(addr: &Multiaddr) -> TestResult<std::net::SocketAddr> {
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(a),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    Ok((ip.ok_or("no ip4")?, port.ok_or("no tcp port")?).into())
+}
+
+/// Two connections between a pair (as when both dial at once); the one carrying the sync
+/// streams is cut while the other stays up. Frames on the cut streams may be lost, so the
+/// node must report the peer as disconnected (sessions start afresh) and reconnect, rather
+/// than carry on over the surviving connection as if nothing were lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_sync_stream_is_a_disconnect_even_with_another_connection_up() -> TestResult {
+    let (a, mut a_rx) = start(config(51, tcp())).await?;
+    let (b, mut b_rx) = start(config(52, tcp())).await?;
+    let (a_id, b_id) = (a.local_peer_id(), b.local_peer_id());
+    let b_addr = addr_of(&b).await?;
+    let (proxied, proxy) = tcp_proxy(socket_addr(&b_addr)?).await?;
+
+    // First connection through the proxy: both sync streams open on it.
+    a.add_known_peer(b_id, proxied.with(Protocol::P2p(b_id)))
+        .await?;
+    wait_for(&mut a_rx, "A sees B", connected(b_id)).await?;
+    wait_for(&mut b_rx, "B sees A", connected(a_id)).await?;
+    a.send(b_id, frame(0)).await?;
+    expect_frames(&mut b_rx, a_id, 1).await?;
+    b.send(a_id, frame(0)).await?;
+    expect_frames(&mut a_rx, b_id, 1).await?;
+
+    // A second, direct connection.
+    a.dial(b_addr.clone()).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Cut the proxied one: both streams die, the direct connection stays.
+    proxy.abort();
+    wait_for(&mut a_rx, "A reports B disconnected", disconnected(b_id)).await?;
+    wait_for(&mut b_rx, "B reports A disconnected", disconnected(a_id)).await?;
+    // A still wants B: it redials (through the dead proxy and the direct address it
+    // learned) and both sides start again with fresh streams.
+    a.add_known_peer(b_id, b_addr.clone()).await?;
+    wait_for(&mut a_rx, "A reconnects", connected(b_id)).await?;
+    wait_for(&mut b_rx, "B sees A again", connected(a_id)).await?;
+    for i in 0..5 {
+        a.send(b_id, frame(i)).await?;
+        b.send(a_id, frame(i)).await?;
+    }
+    expect_frames(&mut b_rx, a_id, 5).await?;
+    expect_frames(&mut a_rx, b_id, 5).await?;
+
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
+
 fn without_p2p(addr: &Multiaddr) -> Multiaddr {
     addr.iter()
         .filter(|p| !matches!(p, Protocol::P2p(_)))
