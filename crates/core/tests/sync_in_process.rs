@@ -374,8 +374,14 @@ fn synced_documents_survive_a_restart_of_the_receiver() {
     let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
     let space = ada.create_cohort("Keep", "").expect("cohort");
     for i in 0..40 {
-        ada.create_course(space, &format!("Course {i}"), "")
+        let course = ada
+            .create_course(space, &format!("Course {i}"), "")
             .expect("course");
+        if i % 2 == 0 {
+            // Stored as a snapshot and a change chunk.
+            ada.update_course(course, None, Some("edited"))
+                .expect("edit");
+        }
     }
     let ben_person = ben.me().expect("me").person;
     ada.add_member(space, ben_person, ben.device(), Role::Observer)
@@ -386,15 +392,33 @@ fn synced_documents_survive_a_restart_of_the_receiver() {
     net.settle();
     let ben = net.cores.pop().expect("ben");
     drop(ben);
-    let ben = cohort_testkit::open_seeded(b_dir.path(), 22).expect("reopen");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 22).expect("reopen");
+    let courses = ben
+        .list(&[DocKind::Course], Some(space), None)
+        .expect("list");
     assert_eq!(
-        ben.list(&[DocKind::Course], Some(space), None)
-            .expect("list")
-            .len(),
+        courses.len(),
         40,
         "every synced course was on disk before the engine moved on"
     );
     ben.check().expect("the database is intact");
+    assert_eq!(ben.verify_documents().expect("verify"), Vec::new());
+
+    // A document received whole is stored as its sender stored it, not encoded again.
+    let open = |dir: &std::path::Path| {
+        cohort_store::Store::open(&dir.join(cohort_core::DB_FILE)).expect("store")
+    };
+    let (a_store, b_store) = (open(a_dir.path()), open(b_dir.path()));
+    for course in &courses {
+        let sent = a_store.load(course.id).expect("load").expect("at A");
+        let got = b_store.load(course.id).expect("load").expect("at B");
+        let mut as_sent = sent.snapshot.clone();
+        for chunk in &sent.chunks {
+            as_sent.extend_from_slice(chunk);
+        }
+        assert_eq!(got.snapshot, as_sent, "{}", course.title);
+        assert!(got.chunks.is_empty());
+    }
 }
 
 #[test]

@@ -102,6 +102,38 @@ pub trait DocStore {
     fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
         self.doc_mut(space, doc).map(|d| (d.save(), d.get_heads()))
     }
+    /// Makes `doc` in `space` from `bytes` that a fresh document loads whole (a saved
+    /// document, optionally followed by change chunks), because a peer sent the document
+    /// whole and this host lacks it. Bytes that load only in part are an error (loading
+    /// them into an empty document would keep the part that loads), so a host may keep
+    /// `bytes` as they are as the document's stored form instead of saving it again.
+    /// `None` if the host refuses the document (as for [`DocStore::create_doc`]).
+    fn create_doc_from(
+        &mut self,
+        space: SpaceId,
+        doc: DocId,
+        bytes: Vec<u8>,
+    ) -> Option<Result<&mut AutoCommit, automerge::AutomergeError>> {
+        let target = self.create_doc(space, doc)?;
+        if !target.get_heads().is_empty() {
+            // Held after all: merge.
+            return Some(target.load_incremental(&bytes).map(|_| target));
+        }
+        Some(load_whole(&bytes).map(|loaded| {
+            let actor = target.get_actor().clone();
+            *target = loaded.with_actor(actor);
+            target
+        }))
+    }
+}
+
+/// Loads `bytes` (a saved document, optionally followed by change chunks) into a new
+/// document; any part that does not load is an error.
+pub fn load_whole(bytes: &[u8]) -> Result<AutoCommit, automerge::AutomergeError> {
+    AutoCommit::load_with_options(
+        bytes,
+        automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error),
+    )
 }
 
 /// The host's membership view, as the engine sees it.
@@ -577,6 +609,32 @@ fn whole_doc_message(
         flags: Some(flags),
         version: sync::MessageVersion::V2,
     }
+}
+
+/// What `receive_sync_message` does to a fresh `state` for `msg` (carrying a whole
+/// document) received into an empty document, for `doc` already loaded from `msg`'s changes
+/// (see [`DocStore::create_doc_from`]): the message without its changes is received, with
+/// the shared heads automerge would have advanced to and the last sent heads kept, so the
+/// next message acknowledges the document.
+fn receive_loaded_whole(
+    doc: &mut AutoCommit,
+    state: &mut sync::State,
+    msg: sync::Message,
+) -> Result<(), automerge::AutomergeError> {
+    // automerge advances the shared heads to the document's new heads (plus old shared
+    // heads that are still heads: none, from an empty document).
+    let mut heads = doc.get_heads();
+    heads.sort_unstable();
+    heads.dedup();
+    let last_sent = std::mem::take(&mut state.last_sent_heads);
+    state.shared_heads = heads;
+    let rest = sync::Message {
+        changes: sync::ChunkList::empty(),
+        ..msg
+    };
+    let result = doc.sync().receive_sync_message(state, rest);
+    state.last_sent_heads = last_sent;
+    result
 }
 
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
@@ -1244,6 +1302,34 @@ impl Engine {
                         }
                         continue;
                     }
+                    // A document this host lacks, sent whole: made in one strict load of
+                    // the sender's bytes, which the host may store as they are.
+                    let pristine = DocSync::fresh(read_only).state;
+                    if !read_only
+                        && !msg.changes.is_empty()
+                        && msg.need.is_empty()
+                        && s.docs.get(&doc_id).is_none_or(|e| e.state == pristine)
+                        && store.heads(space, doc_id).is_none()
+                    {
+                        let bytes: Vec<u8> = msg.changes.iter().flatten().copied().collect();
+                        let Some(made) = store.create_doc_from(space, doc_id, bytes) else {
+                            continue;
+                        };
+                        let doc =
+                            made.map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                        let entry = s
+                            .docs
+                            .entry(doc_id)
+                            .or_insert_with(|| DocSync::fresh(read_only));
+                        receive_loaded_whole(doc, &mut entry.state, msg)
+                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                        entry.idle_rounds = 0;
+                        entry.stalled = false;
+                        p.persisted.entry((space, doc_id)).or_default();
+                        p.changed.insert((space, doc_id));
+                        s.dirty.insert(doc_id);
+                        continue;
+                    }
                     let doc = match store.doc_mut(space, doc_id) {
                         Some(d) => Some(d),
                         None if msg.changes.is_empty() && msg.heads.is_empty() => None,
@@ -1571,6 +1657,75 @@ mod tests {
             let ack = ok(peer.sync().generate_sync_message(&mut theirs).ok_or("ack"));
             assert_ack_matches(&mut doc, &ours, round_trip(ack));
         }
+    }
+
+    /// A whole document received by a host that lacks it: made by a strict load of the
+    /// message's bytes and `receive_loaded_whole`, the document, the sync state and the
+    /// next message (the acknowledgement) are what automerge's own receive into an empty
+    /// document gives.
+    #[test]
+    fn a_document_loaded_whole_from_a_message_matches_automerges_receive() {
+        let mut doc = AutoCommit::new();
+        edit(&mut doc, "a");
+        edit(&mut doc, "b");
+        let mut stored = doc.save();
+        let before = doc.get_heads();
+        edit(&mut doc, "c");
+        stored.extend(doc.save_after(&before));
+        let mut ours = DocSync::peer_lacks_it(false).state;
+        let msg = round_trip(whole_doc_message(
+            &mut ours,
+            stored.clone(),
+            doc.get_heads(),
+        ));
+
+        let mut by_automerge = AutoCommit::new();
+        let mut their_state = DocSync::fresh(false).state;
+        ok(by_automerge
+            .sync()
+            .receive_sync_message(&mut their_state, msg.clone()));
+
+        let bytes: Vec<u8> = msg.changes.iter().flatten().copied().collect();
+        assert_eq!(bytes, stored);
+        let mut loaded = ok(load_whole(&bytes));
+        let mut state = DocSync::fresh(false).state;
+        ok(receive_loaded_whole(&mut loaded, &mut state, msg));
+
+        assert_eq!(loaded.get_heads(), by_automerge.get_heads());
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+        assert_eq!(state, their_state);
+        let ack = |d: &mut AutoCommit, st: &mut sync::State| {
+            d.sync().generate_sync_message(st).map(|m| m.encode())
+        };
+        let expected = ack(&mut by_automerge, &mut their_state);
+        assert!(expected.is_some(), "automerge acknowledges");
+        assert_eq!(ack(&mut loaded, &mut state), expected);
+        assert_eq!(state, their_state);
+    }
+
+    /// Bytes that load only in part (a document followed by garbage, or cut short) are
+    /// refused by the strict load, where loading them into an empty document keeps the
+    /// part that loads.
+    #[test]
+    fn a_document_that_loads_only_in_part_is_refused() {
+        let mut doc = AutoCommit::new();
+        edit(&mut doc, "a");
+        let saved = doc.save();
+        let before = doc.get_heads();
+        edit(&mut doc, "b");
+        let chunk = doc.save_after(&before);
+        let mut with_garbage = saved.clone();
+        with_garbage.extend_from_slice(&chunk[..chunk.len() / 2]);
+        with_garbage.extend_from_slice(b"not an automerge chunk");
+        assert!(load_whole(&with_garbage).is_err());
+        let mut lenient = AutoCommit::new();
+        let kept = lenient.load_incremental(&with_garbage);
+        assert!(kept.is_ok(), "{kept:?}");
+        assert_eq!(lenient.get_heads(), before);
+
+        let mut whole = saved;
+        whole.extend_from_slice(&chunk);
+        assert_eq!(ok(load_whole(&whole)).get_heads(), doc.get_heads());
     }
 
     /// An answer that carries changes, needs something, or names other heads is not taken

@@ -35,6 +35,9 @@ pub(super) struct SyncState {
     /// Documents the engine touched during one `handle` call, kept out of the LRU (which
     /// could evict them) until their changes are persisted.
     dirty: HashMap<DocId, (SpaceId, Loaded, bool)>,
+    /// Documents made during one `handle` call from the bytes a peer sent them in, with the
+    /// heads they loaded to: stored as they are unless more changes followed.
+    received: HashMap<DocId, (Vec<u8>, Vec<ChangeHash>)>,
     /// Each cohort's membership, folded from its signed log.
     pub(super) memberships: BTreeMap<SpaceId, MembershipState>,
     /// Spaces this device was invited to and whose log it has not received yet: peers
@@ -72,6 +75,7 @@ impl SyncState {
         SyncState {
             engine: Engine::new(Config::default()),
             dirty: HashMap::new(),
+            received: HashMap::new(),
             memberships: BTreeMap::new(),
             joining: BTreeSet::new(),
             local: Vec::new(),
@@ -93,6 +97,7 @@ struct HostDocs<'a> {
     store: &'a Store,
     cache: &'a mut LruCache<DocId, Loaded>,
     dirty: &'a mut HashMap<DocId, (SpaceId, Loaded, bool)>,
+    received: &'a mut HashMap<DocId, (Vec<u8>, Vec<ChangeHash>)>,
     actor: &'a automerge::ActorId,
 }
 
@@ -172,6 +177,29 @@ impl DocStore for HostDocs<'_> {
         };
         self.dirty.insert(doc, (space, fresh, true));
         self.dirty.get_mut(&doc).map(|(_, l, _)| &mut l.doc)
+    }
+
+    fn create_doc_from(
+        &mut self,
+        space: SpaceId,
+        doc: DocId,
+        bytes: Vec<u8>,
+    ) -> Option<std::result::Result<&mut AutoCommit, automerge::AutomergeError>> {
+        if self.dirty.contains_key(&doc) || self.store.meta(doc).ok()?.is_some() {
+            let held = self.doc_mut(space, doc)?;
+            return Some(held.load_incremental(&bytes).map(|_| held));
+        }
+        let loaded = match cohort_sync::engine::load_whole(&bytes) {
+            Ok(d) => d.with_actor(self.actor.clone()),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut loaded = Loaded {
+            doc: loaded,
+            chunks: 0,
+        };
+        self.received.insert(doc, (bytes, loaded.doc.get_heads()));
+        self.dirty.insert(doc, (space, loaded, true));
+        self.dirty.get_mut(&doc).map(|(_, l, _)| Ok(&mut l.doc))
     }
 }
 
@@ -508,6 +536,7 @@ impl Core {
             let SyncState {
                 engine,
                 dirty,
+                received,
                 memberships,
                 joining,
                 requests,
@@ -518,6 +547,7 @@ impl Core {
                 store: &self.store,
                 cache: &mut self.cache,
                 dirty,
+                received,
                 actor: &self.actor,
             };
             let auth = HostAuth {
@@ -576,6 +606,7 @@ impl Core {
             }
         }
         let result = self.persist_synced(persist);
+        self.sync.received.clear();
         // Whatever happened, documents go back to the cache: persisted ones with their new
         // chunk count, the rest (only read, or refused) as they were.
         for (id, (_, loaded, fresh)) in self.sync.dirty.drain() {
@@ -826,7 +857,12 @@ impl Core {
                 None => {
                     *fresh = false;
                     loaded.chunks = 0;
-                    DocData::Replace(loaded.doc.save())
+                    // As the peer sent it (it loaded strictly), unless more changes came.
+                    let heads = loaded.doc.get_heads();
+                    match self.sync.received.remove(&id) {
+                        Some((bytes, at)) if at == heads => DocData::Replace(bytes),
+                        _ => DocData::Replace(loaded.doc.save()),
+                    }
                 }
                 Some(_) if loaded.chunks + 1 >= super::COMPACT_AFTER_CHUNKS => {
                     loaded.chunks = 0;
