@@ -249,8 +249,8 @@ fn describe(doc: &AutoCommit, header: &Header) -> Result<Described> {
                 t.created_by,
             )
         }
-        DocKind::Note => describe_note(&Note::read(doc)?),
-        DocKind::JournalEntry => describe_journal(&JournalEntry::read(doc)?),
+        DocKind::Note => describe_note(&Note::read_without_body(doc)?),
+        DocKind::JournalEntry => describe_journal(&JournalEntry::read_without_body(doc)?),
         DocKind::Progress => {
             let p = Progress::read(doc)?;
             let done = p

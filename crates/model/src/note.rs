@@ -99,16 +99,24 @@ fn create<T: Transactable>(
     Ok(())
 }
 
-fn read_common<R: ReadDoc>(doc: &R, kind: DocKind) -> Result<Common> {
+/// Reads the fields every text document has; the body only if `with_body` (reading a long
+/// body costs time in proportion to its length), though it must be text either way.
+fn read_common<R: ReadDoc>(doc: &R, kind: DocKind, with_body: bool) -> Result<Common> {
     let header = header::expect_kind(doc, kind)?;
     let tags = match access::opt_object(doc, &ROOT, "tags", ObjType::List, "")? {
         Some(list) => access::list_strings(doc, &list, "tags")?,
         None => Vec::new(),
     };
+    let body = if with_body {
+        access::string(doc, &ROOT, "body", "")?
+    } else {
+        access::object(doc, &ROOT, "body", ObjType::Text, "")?;
+        String::new()
+    };
     Ok(Common {
         header,
         title: access::string(doc, &ROOT, "title", "")?,
-        body: access::string(doc, &ROOT, "body", "")?,
+        body,
         tags,
         created_by: access::parsed(doc, &ROOT, "created_by", "")?,
         created_at: Timestamp(access::int(doc, &ROOT, "created_at", "")?),
@@ -167,7 +175,17 @@ impl Note {
 
     /// Reads and validates a note.
     pub fn read<R: ReadDoc>(doc: &R) -> Result<Note> {
-        let c = read_common(doc, DocKind::Note)?;
+        Self::read_with(doc, true)
+    }
+
+    /// Reads and validates a note as [`Note::read`] does, except that `body` is left empty
+    /// (it is checked to be text, not read): for index rows, which do not show it.
+    pub fn read_without_body<R: ReadDoc>(doc: &R) -> Result<Note> {
+        Self::read_with(doc, false)
+    }
+
+    fn read_with<R: ReadDoc>(doc: &R, with_body: bool) -> Result<Note> {
+        let c = read_common(doc, DocKind::Note, with_body)?;
         Ok(Note {
             source: access::opt_parsed(doc, &ROOT, "source", "")?,
             header: c.header,
@@ -189,7 +207,17 @@ impl JournalEntry {
 
     /// Reads and validates a journal entry.
     pub fn read<R: ReadDoc>(doc: &R) -> Result<JournalEntry> {
-        let c = read_common(doc, DocKind::JournalEntry)?;
+        Self::read_with(doc, true)
+    }
+
+    /// Reads and validates an entry as [`JournalEntry::read`] does, except that `body` is
+    /// left empty (it is checked to be text, not read): for index rows.
+    pub fn read_without_body<R: ReadDoc>(doc: &R) -> Result<JournalEntry> {
+        Self::read_with(doc, false)
+    }
+
+    fn read_with<R: ReadDoc>(doc: &R, with_body: bool) -> Result<JournalEntry> {
+        let c = read_common(doc, DocKind::JournalEntry, with_body)?;
         Ok(JournalEntry {
             shared_from: access::opt_parsed(doc, &ROOT, "shared_from", "")?,
             shared_as: access::opt_parsed(doc, &ROOT, "shared_as", "")?,

@@ -556,3 +556,37 @@ fn an_unreadable_membership_entry_is_set_aside_not_fatal(
     assert_eq!(log.unreadable[0].path, path, "with the field that is wrong");
     Ok(())
 }
+
+/// Reading a note or journal entry without its body gives what reading it does, body
+/// aside, and still refuses a body that is not text.
+#[test]
+fn reading_without_the_body_is_reading_it_less_the_body() -> TestResult {
+    let mut note = note_doc()?;
+    let full = Note::read(&note)?;
+    assert!(!full.body.is_empty());
+    let lean = Note::read_without_body(&note)?;
+    assert_eq!(
+        lean,
+        Note {
+            body: String::new(),
+            ..full
+        }
+    );
+    let journal = journal_doc()?;
+    let full = JournalEntry::read(&journal)?;
+    assert_eq!(
+        JournalEntry::read_without_body(&journal)?,
+        JournalEntry {
+            body: String::new(),
+            ..full
+        }
+    );
+
+    note.put(ROOT, "body", "a plain string, not text")?;
+    let _ = note.commit();
+    assert!(matches!(
+        Note::read_without_body(&note),
+        Err(ModelError::Malformed { .. })
+    ));
+    Ok(())
+}
