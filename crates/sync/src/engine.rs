@@ -125,6 +125,22 @@ pub trait DocStore {
             target
         }))
     }
+    /// Makes each of `docs` as [`DocStore::create_doc_from`] does (a host may load them in
+    /// parallel): one outcome per document, `None` where the host refuses it.
+    fn create_docs_from(
+        &mut self,
+        space: SpaceId,
+        docs: Vec<(DocId, Vec<u8>)>,
+    ) -> Vec<(DocId, Option<Result<(), automerge::AutomergeError>>)> {
+        docs.into_iter()
+            .map(|(doc, bytes)| {
+                let made = self
+                    .create_doc_from(space, doc, bytes)
+                    .map(|r| r.map(|_| ()));
+                (doc, made)
+            })
+            .collect()
+    }
 }
 
 /// Loads `bytes` (a saved document, optionally followed by change chunks) into a new
@@ -1283,10 +1299,60 @@ impl Engine {
                 let Some(s) = c.sessions.get_mut(&space) else {
                     return Err(DisconnectReason::Violation("no session"));
                 };
-                for (doc_id, bytes) in messages {
+                let decoded = messages
+                    .into_iter()
+                    .map(|(doc, bytes)| Ok((doc, sync::Message::decode(&bytes)?)))
+                    .collect::<Result<Vec<_>, sync::ReadMessageError>>()
+                    .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                // Documents this host lacks, sent whole: made in one strict load of the
+                // sender's bytes each (which the host may store as they are, and may load
+                // in parallel), before the messages are taken in order.
+                let pristine = DocSync::fresh(read_only).state;
+                let mut whole: Vec<(DocId, Vec<u8>)> = Vec::new();
+                if !read_only {
+                    let mut seen = BTreeSet::new();
+                    for (doc_id, msg) in &decoded {
+                        if seen.insert(*doc_id)
+                            && !msg.changes.is_empty()
+                            && msg.need.is_empty()
+                            && s.docs.get(doc_id).is_none_or(|e| e.state == pristine)
+                            && store.heads(space, *doc_id).is_none()
+                        {
+                            whole.push((*doc_id, msg.changes.iter().flatten().copied().collect()));
+                        }
+                    }
+                }
+                let mut made: BTreeMap<DocId, Option<Result<(), automerge::AutomergeError>>> =
+                    if whole.is_empty() {
+                        BTreeMap::new()
+                    } else {
+                        store.create_docs_from(space, whole).into_iter().collect()
+                    };
+                for (doc_id, msg) in decoded {
                     s.expected.remove(&doc_id);
-                    let msg = sync::Message::decode(&bytes)
-                        .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    match made.remove(&doc_id) {
+                        None => {}
+                        // Refused by the host (another space's id, a quota).
+                        Some(None) => continue,
+                        Some(Some(made)) => {
+                            made.map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                            let Some(doc) = store.doc_mut(space, doc_id) else {
+                                continue;
+                            };
+                            let entry = s
+                                .docs
+                                .entry(doc_id)
+                                .or_insert_with(|| DocSync::fresh(read_only));
+                            receive_loaded_whole(doc, &mut entry.state, msg)
+                                .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                            entry.idle_rounds = 0;
+                            entry.stalled = false;
+                            p.persisted.entry((space, doc_id)).or_default();
+                            p.changed.insert((space, doc_id));
+                            s.dirty.insert(doc_id);
+                            continue;
+                        }
+                    }
                     // The peer acknowledging our heads: no need to load the document.
                     if let Some(entry) = s.docs.get_mut(&doc_id)
                         && is_plain_ack(&entry.state, &msg)
@@ -1300,34 +1366,6 @@ impl Engine {
                             entry.idle_rounds = 0;
                             entry.stalled = false;
                         }
-                        continue;
-                    }
-                    // A document this host lacks, sent whole: made in one strict load of
-                    // the sender's bytes, which the host may store as they are.
-                    let pristine = DocSync::fresh(read_only).state;
-                    if !read_only
-                        && !msg.changes.is_empty()
-                        && msg.need.is_empty()
-                        && s.docs.get(&doc_id).is_none_or(|e| e.state == pristine)
-                        && store.heads(space, doc_id).is_none()
-                    {
-                        let bytes: Vec<u8> = msg.changes.iter().flatten().copied().collect();
-                        let Some(made) = store.create_doc_from(space, doc_id, bytes) else {
-                            continue;
-                        };
-                        let doc =
-                            made.map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
-                        let entry = s
-                            .docs
-                            .entry(doc_id)
-                            .or_insert_with(|| DocSync::fresh(read_only));
-                        receive_loaded_whole(doc, &mut entry.state, msg)
-                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
-                        entry.idle_rounds = 0;
-                        entry.stalled = false;
-                        p.persisted.entry((space, doc_id)).or_default();
-                        p.changed.insert((space, doc_id));
-                        s.dirty.insert(doc_id);
                         continue;
                     }
                     let doc = match store.doc_mut(space, doc_id) {

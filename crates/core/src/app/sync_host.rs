@@ -201,6 +201,90 @@ impl DocStore for HostDocs<'_> {
         self.dirty.insert(doc, (space, loaded, true));
         self.dirty.get_mut(&doc).map(|(_, l, _)| Ok(&mut l.doc))
     }
+
+    fn create_docs_from(
+        &mut self,
+        space: SpaceId,
+        docs: Vec<(DocId, Vec<u8>)>,
+    ) -> Vec<(
+        DocId,
+        Option<std::result::Result<(), automerge::AutomergeError>>,
+    )> {
+        // Documents held here already merge one by one; new ones load on every core.
+        let mut out = Vec::with_capacity(docs.len());
+        let mut new = Vec::new();
+        for (doc, bytes) in docs {
+            let held = self.dirty.contains_key(&doc) || !matches!(self.store.meta(doc), Ok(None));
+            if held {
+                let made = self
+                    .create_doc_from(space, doc, bytes)
+                    .map(|r| r.map(|_| ()));
+                out.push((doc, made));
+            } else {
+                new.push((doc, bytes));
+            }
+        }
+        for (doc, bytes, loaded) in load_all(new) {
+            let made = loaded.map(|d| {
+                let mut loaded = Loaded {
+                    doc: d.with_actor(self.actor.clone()),
+                    chunks: 0,
+                };
+                self.received.insert(doc, (bytes, loaded.doc.get_heads()));
+                self.dirty.insert(doc, (space, loaded, true));
+            });
+            out.push((doc, Some(made)));
+        }
+        out
+    }
+}
+
+/// Documents loaded whole ([`cohort_sync::engine::load_whole`]) from their bytes, on as many
+/// threads as there are cores when there are enough of them to be worth it.
+#[allow(clippy::type_complexity)]
+fn load_all(
+    docs: Vec<(DocId, Vec<u8>)>,
+) -> Vec<(
+    DocId,
+    Vec<u8>,
+    std::result::Result<AutoCommit, automerge::AutomergeError>,
+)> {
+    const PER_THREAD_AT_LEAST: usize = 8;
+    let load = |(doc, bytes): (DocId, Vec<u8>)| {
+        let loaded = cohort_sync::engine::load_whole(&bytes);
+        (doc, bytes, loaded)
+    };
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(docs.len() / PER_THREAD_AT_LEAST);
+    if threads <= 1 {
+        return docs.into_iter().map(load).collect();
+    }
+    let per = docs.len().div_ceil(threads);
+    let mut parts: Vec<Vec<(DocId, Vec<u8>)>> = Vec::with_capacity(threads);
+    let mut docs = docs.into_iter();
+    loop {
+        let part: Vec<_> = docs.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(load).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(loaded) => loaded,
+                // A panic inside automerge's loader: re-raise it here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 struct HostAuth<'a> {
