@@ -320,6 +320,21 @@ impl Node {
             cpu.run += Duration::from_nanos(fields.next().unwrap_or(0));
             cpu.wait += Duration::from_nanos(fields.next().unwrap_or(0));
         }
+        // Threads that already ended (the receiver's document loaders) are gone from
+        // `task/`; the process's own utime + stime (`/proc/PID/stat`, clock ticks) count
+        // them too. Their wait for a CPU is not counted.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: Vec<u64> = after_name
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let hz =
+            u64::try_from(nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100))?;
+        let whole = Duration::from_millis(ticks.iter().sum::<u64>() * 1000 / hz.max(1));
+        cpu.run = cpu.run.max(whole);
         Ok(cpu)
     }
 
