@@ -102,31 +102,12 @@ pub trait DocStore {
     fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
         self.doc_mut(space, doc).map(|d| (d.save(), d.get_heads()))
     }
-    /// Makes `doc` in `space` from `bytes` that a fresh document loads whole (a saved
-    /// document, optionally followed by change chunks), because a peer sent the document
-    /// whole and this host lacks it. Bytes that load only in part are an error (loading
-    /// them into an empty document would keep the part that loads), so a host may keep
-    /// `bytes` as they are as the document's stored form instead of saving it again.
-    /// `None` if the host refuses the document (as for [`DocStore::create_doc`]).
-    fn create_doc_from(
-        &mut self,
-        space: SpaceId,
-        doc: DocId,
-        bytes: Vec<u8>,
-    ) -> Option<Result<&mut AutoCommit, automerge::AutomergeError>> {
-        let target = self.create_doc(space, doc)?;
-        if !target.get_heads().is_empty() {
-            // Held after all: merge.
-            return Some(target.load_incremental(&bytes).map(|_| target));
-        }
-        Some(load_whole(&bytes).map(|loaded| {
-            let actor = target.get_actor().clone();
-            *target = loaded.with_actor(actor);
-            target
-        }))
-    }
-    /// Makes each of `docs` as [`DocStore::create_doc_from`] does (a host may load them in
-    /// parallel): one outcome per document, `None` where the host refuses it.
+    /// Makes each of `docs` in `space` from bytes that a fresh document loads whole (a
+    /// saved document, optionally followed by change chunks), because a peer sent them
+    /// whole and this host lacks them (see [`fill_from`]): one outcome per document, `None`
+    /// where the host refuses it (as for [`DocStore::create_doc`]). Bytes that load only in
+    /// part are an error, so a host may keep them as the document's stored form instead of
+    /// saving it again, and may load the documents in parallel.
     fn create_docs_from(
         &mut self,
         space: SpaceId,
@@ -135,12 +116,23 @@ pub trait DocStore {
         docs.into_iter()
             .map(|(doc, bytes)| {
                 let made = self
-                    .create_doc_from(space, doc, bytes)
-                    .map(|r| r.map(|_| ()));
+                    .create_doc(space, doc)
+                    .map(|target| fill_from(target, &bytes));
                 (doc, made)
             })
             .collect()
     }
+}
+
+/// Makes `target` the document `bytes` hold: an empty one becomes it by a strict load
+/// ([`load_whole`], keeping `target`'s actor); one that holds changes already merges them.
+pub fn fill_from(target: &mut AutoCommit, bytes: &[u8]) -> Result<(), automerge::AutomergeError> {
+    if !target.get_heads().is_empty() {
+        return target.load_incremental(bytes).map(|_| ());
+    }
+    let actor = target.get_actor().clone();
+    *target = load_whole(bytes)?.with_actor(actor);
+    Ok(())
 }
 
 /// Loads `bytes` (a saved document, optionally followed by change chunks) into a new
@@ -629,7 +621,7 @@ fn whole_doc_message(
 
 /// What `receive_sync_message` does to a fresh `state` for `msg` (carrying a whole
 /// document) received into an empty document, for `doc` already loaded from `msg`'s changes
-/// (see [`DocStore::create_doc_from`]): the message without its changes is received, with
+/// (see [`DocStore::create_docs_from`]): the message without its changes is received, with
 /// the shared heads automerge would have advanced to and the last sent heads kept, so the
 /// next message acknowledges the document.
 fn receive_loaded_whole(
@@ -1637,12 +1629,9 @@ mod tests {
         assert!(doc.sync().generate_sync_message(&mut shortcut).is_none());
     }
 
-    /// The whole-document message made from stored bytes (a snapshot and a change chunk)
-    /// brings a peer that has nothing level, as automerge's own does; both peers' answers
-    /// are plain acknowledgements that the shortcut takes exactly as automerge would, also
-    /// for a later live edit.
-    #[test]
-    fn the_shortcuts_do_what_automerge_does() {
+    /// A document of three changes, and how a host stores it: a snapshot of the first two
+    /// followed by a change chunk of the third.
+    fn stored_as_snapshot_and_chunk() -> (AutoCommit, Vec<u8>) {
         let mut doc = AutoCommit::new();
         edit(&mut doc, "a");
         edit(&mut doc, "b");
@@ -1650,6 +1639,16 @@ mod tests {
         let before = doc.get_heads();
         edit(&mut doc, "c");
         stored.extend(doc.save_after(&before));
+        (doc, stored)
+    }
+
+    /// The whole-document message made from stored bytes (a snapshot and a change chunk)
+    /// brings a peer that has nothing level, as automerge's own does; both peers' answers
+    /// are plain acknowledgements that the shortcut takes exactly as automerge would, also
+    /// for a later live edit.
+    #[test]
+    fn the_shortcuts_do_what_automerge_does() {
+        let (mut doc, stored) = stored_as_snapshot_and_chunk();
 
         for from_store in [true, false] {
             let mut ours = DocSync::peer_lacks_it(false).state;
@@ -1703,13 +1702,7 @@ mod tests {
     /// document gives.
     #[test]
     fn a_document_loaded_whole_from_a_message_matches_automerges_receive() {
-        let mut doc = AutoCommit::new();
-        edit(&mut doc, "a");
-        edit(&mut doc, "b");
-        let mut stored = doc.save();
-        let before = doc.get_heads();
-        edit(&mut doc, "c");
-        stored.extend(doc.save_after(&before));
+        let (mut doc, stored) = stored_as_snapshot_and_chunk();
         let mut ours = DocSync::peer_lacks_it(false).state;
         let msg = round_trip(whole_doc_message(
             &mut ours,

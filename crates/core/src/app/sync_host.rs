@@ -102,6 +102,12 @@ struct HostDocs<'a> {
 }
 
 impl HostDocs<'_> {
+    /// Whether `doc` is here already (touched in this call, or stored; an unreadable index
+    /// counts as held, so nothing is created over it).
+    fn holds(&self, doc: DocId) -> bool {
+        self.dirty.contains_key(&doc) || !matches!(self.store.meta(doc), Ok(None))
+    }
+
     fn load(&mut self, space: SpaceId, doc: DocId) -> Option<()> {
         if self.dirty.contains_key(&doc) {
             return (self.dirty.get(&doc)?.0 == space).then_some(());
@@ -168,7 +174,7 @@ impl DocStore for HostDocs<'_> {
     }
 
     fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
-        if self.dirty.contains_key(&doc) || self.store.meta(doc).ok()?.is_some() {
+        if self.holds(doc) {
             return self.doc_mut(space, doc);
         }
         let fresh = Loaded {
@@ -177,29 +183,6 @@ impl DocStore for HostDocs<'_> {
         };
         self.dirty.insert(doc, (space, fresh, true));
         self.dirty.get_mut(&doc).map(|(_, l, _)| &mut l.doc)
-    }
-
-    fn create_doc_from(
-        &mut self,
-        space: SpaceId,
-        doc: DocId,
-        bytes: Vec<u8>,
-    ) -> Option<std::result::Result<&mut AutoCommit, automerge::AutomergeError>> {
-        if self.dirty.contains_key(&doc) || self.store.meta(doc).ok()?.is_some() {
-            let held = self.doc_mut(space, doc)?;
-            return Some(held.load_incremental(&bytes).map(|_| held));
-        }
-        let loaded = match cohort_sync::engine::load_whole(&bytes) {
-            Ok(d) => d.with_actor(self.actor.clone()),
-            Err(e) => return Some(Err(e)),
-        };
-        let mut loaded = Loaded {
-            doc: loaded,
-            chunks: 0,
-        };
-        self.received.insert(doc, (bytes, loaded.doc.get_heads()));
-        self.dirty.insert(doc, (space, loaded, true));
-        self.dirty.get_mut(&doc).map(|(_, l, _)| Ok(&mut l.doc))
     }
 
     fn create_docs_from(
@@ -214,11 +197,10 @@ impl DocStore for HostDocs<'_> {
         let mut out = Vec::with_capacity(docs.len());
         let mut new = Vec::new();
         for (doc, bytes) in docs {
-            let held = self.dirty.contains_key(&doc) || !matches!(self.store.meta(doc), Ok(None));
-            if held {
+            if self.holds(doc) {
                 let made = self
-                    .create_doc_from(space, doc, bytes)
-                    .map(|r| r.map(|_| ()));
+                    .doc_mut(space, doc)
+                    .map(|held| cohort_sync::engine::fill_from(held, &bytes));
                 out.push((doc, made));
             } else {
                 new.push((doc, bytes));
