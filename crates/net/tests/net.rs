@@ -131,6 +131,33 @@ async fn expect_frames(rx: &mut Receiver<NetEvent>, from: PeerId, n: u32) -> Tes
     }
 }
 
+/// A and B each send the other frames `0..n` at once; each receives them all, in order.
+async fn exchange(
+    a: &NetHandle,
+    a_rx: &mut Receiver<NetEvent>,
+    b: &NetHandle,
+    b_rx: &mut Receiver<NetEvent>,
+    n: u32,
+) -> TestResult {
+    let send_all = |from: NetHandle, to: PeerId| {
+        tokio::spawn(async move {
+            for i in 0..n {
+                from.send(to, frame(i)).await?;
+            }
+            Ok::<_, NetError>(())
+        })
+    };
+    let (a_id, b_id) = (a.local_peer_id(), b.local_peer_id());
+    let a_sends = send_all(a.clone(), b_id);
+    let b_sends = send_all(b.clone(), a_id);
+    let (at_b, at_a) = tokio::join!(expect_frames(b_rx, a_id, n), expect_frames(a_rx, b_id, n));
+    at_b?;
+    at_a?;
+    a_sends.await??;
+    b_sends.await??;
+    Ok(())
+}
+
 async fn exchange_over(listen: fn() -> TestResult<Multiaddr>) -> TestResult {
     let (a, mut a_rx) = start(config(1, listen())).await?;
     let (b, mut b_rx) = start(config(2, listen())).await?;
@@ -150,25 +177,7 @@ async fn exchange_over(listen: fn() -> TestResult<Multiaddr>) -> TestResult {
         Err(NetError::FrameTooLarge { .. })
     ));
 
-    const N: u32 = 1000;
-    let send_all = |from: NetHandle, to: PeerId| {
-        tokio::spawn(async move {
-            for i in 0..N {
-                from.send(to, frame(i)).await?;
-            }
-            Ok::<_, NetError>(())
-        })
-    };
-    let a_sends = send_all(a.clone(), b_id);
-    let b_sends = send_all(b.clone(), a_id);
-    let (at_b, at_a) = tokio::join!(
-        expect_frames(&mut b_rx, a_id, N),
-        expect_frames(&mut a_rx, b_id, N)
-    );
-    at_b?;
-    at_a?;
-    a_sends.await??;
-    b_sends.await??;
+    exchange(&a, &mut a_rx, &b, &mut b_rx, 1000).await?;
 
     a.disconnect(b_id).await?;
     wait_for(&mut a_rx, "A loses B", disconnected(b_id)).await?;
@@ -581,12 +590,7 @@ async fn a_broken_sync_stream_is_a_disconnect_even_with_another_connection_up() 
     a.add_known_peer(b_id, b_addr.clone()).await?;
     wait_for(&mut a_rx, "A reconnects", connected(b_id)).await?;
     wait_for(&mut b_rx, "B sees A again", connected(a_id)).await?;
-    for i in 0..5 {
-        a.send(b_id, frame(i)).await?;
-        b.send(a_id, frame(i)).await?;
-    }
-    expect_frames(&mut b_rx, a_id, 5).await?;
-    expect_frames(&mut a_rx, b_id, 5).await?;
+    exchange(&a, &mut a_rx, &b, &mut b_rx, 5).await?;
 
     a.shutdown().await?;
     b.shutdown().await?;
@@ -649,25 +653,7 @@ async fn nodes_reach_each_other_through_a_relay() -> TestResult {
 
     // 600 frames each way, about 6 MB: a circuit with libp2p's default limits would be cut
     // after 128 KiB.
-    const N: u32 = 600;
-    let send_all = |from: NetHandle, to: PeerId| {
-        tokio::spawn(async move {
-            for i in 0..N {
-                from.send(to, frame(i)).await?;
-            }
-            Ok::<_, NetError>(())
-        })
-    };
-    let a_sends = send_all(a.clone(), b_id);
-    let b_sends = send_all(b.clone(), a_id);
-    let (got_b, got_a) = tokio::join!(
-        expect_frames(&mut b_rx, a_id, N),
-        expect_frames(&mut a_rx, b_id, N)
-    );
-    got_b?;
-    got_a?;
-    a_sends.await??;
-    b_sends.await??;
+    exchange(&a, &mut a_rx, &b, &mut b_rx, 600).await?;
 
     r.shutdown().await?;
     wait_for(
