@@ -13,16 +13,9 @@
 #   KEEP_TMP=1         keep the temp dir (logs)
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cohort-target}"
-if [ -f "$HOME/.cargo/env" ]; then
-    # shellcheck source=/dev/null
-    . "$HOME/.cargo/env"
-fi
 TMP_PREFIX=cohort-desktop-bench
 # shellcheck source=tests/desktop/harness.sh
-. "$HERE/harness.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # --- release builds: the app with its UI embedded, and the empty baseline ---
 if [ ! -d "$ROOT/ui/node_modules" ]; then

@@ -13,17 +13,9 @@
 #   KEEP_TMP=1            keep the temp dir (data dir, logs) for a look afterwards
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cohort-target}"
-if [ -f "$HOME/.cargo/env" ]; then
-    # shellcheck source=/dev/null
-    . "$HOME/.cargo/env"
-fi
-
 TMP_PREFIX=cohort-desktop-e2e
 # shellcheck source=tests/desktop/harness.sh
-. "$HERE/harness.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # --- build (debug), with the UI embedded ---
 if [ -z "${COHORT_DESKTOP_APP:-}" ]; then
