@@ -132,6 +132,18 @@ fn both_hold(ada: &Cohort, ben: &Cohort, titles: &[&str]) -> bool {
     })
 }
 
+/// The lab, and Ada, Ben and Rita on its three hosts; Ada has made the cohort and written
+/// a note in it.
+fn story() -> (Routed, Cohort, Cohort, Cohort) {
+    let lab = lab();
+    let ada = init_in("Ada", &lab.hosts[0]);
+    let ben = init_in("Ben", &lab.hosts[1]);
+    let rita = init_in("Rita", &lab.hosts[2]);
+    ada.ok(&["space", "new", SPACE]);
+    write_note(&ada, "Owls", "a tawny owl calls from the churchyard");
+    (lab, ada, ben, rita)
+}
+
 /// Story: Ada and Ben cannot reach each other, but both keep Rita's always-on node (run
 /// with `--relay`) connected. Ada's node reserves a circuit on Rita and puts that circuit
 /// address in her invite; Ben joins with it, and both write notes that reach the other,
@@ -143,12 +155,7 @@ fn members_who_cannot_reach_each_other_sync_through_a_relaying_peer() {
     if skip_without_root() {
         return;
     }
-    let lab = lab();
-    let ada = init_in("Ada", &lab.hosts[0]);
-    let ben = init_in("Ben", &lab.hosts[1]);
-    let rita = init_in("Rita", &lab.hosts[2]);
-    ada.ok(&["space", "new", SPACE]);
-    write_note(&ada, "Owls", "a tawny owl calls from the churchyard");
+    let (lab, ada, ben, rita) = story();
 
     let started = Instant::now();
     let (r, rita_peer) = rita_node(&rita, &lab.ips[2], true);
@@ -261,12 +268,7 @@ fn without_a_relaying_peer_members_who_cannot_reach_each_other_never_sync() {
     if skip_without_root() {
         return;
     }
-    let lab = lab();
-    let ada = init_in("Ada", &lab.hosts[0]);
-    let ben = init_in("Ben", &lab.hosts[1]);
-    let rita = init_in("Rita", &lab.hosts[2]);
-    ada.ok(&["space", "new", SPACE]);
-    write_note(&ada, "Owls", "a tawny owl calls from the churchyard");
+    let (lab, ada, ben, rita) = story();
 
     let (r, rita_peer) = rita_node(&rita, &lab.ips[2], false);
     let a = serve_knowing(&ada, &lab.ips[0], &rita_peer);
