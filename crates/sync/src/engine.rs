@@ -122,6 +122,29 @@ pub trait DocStore {
             })
             .collect()
     }
+    /// Keeps documents a peer sent whole, which this host lacks, as the bytes and heads they
+    /// came with, without loading them now: one outcome per document, `false` where the
+    /// host refuses it (as for [`DocStore::create_doc`]). A host that keeps a document
+    /// reports those heads for it ([`DocStore::heads`], [`DocStore::space_heads`]) and
+    /// makes it from the bytes before handing it out ([`DocStore::doc_mut`]); it must check
+    /// later that the bytes load strictly ([`load_whole`]) to exactly those heads, and drop
+    /// the document if they do not. `None` (the default): this host does not keep documents
+    /// unloaded, and the engine makes them with [`DocStore::create_docs_from`].
+    fn keep_whole(&mut self, _space: SpaceId, _docs: Vec<Whole>) -> Option<Vec<(DocId, bool)>> {
+        None
+    }
+}
+
+/// A document a peer sent whole: its id, the bytes (a saved document, optionally followed
+/// by change chunks) and the heads the peer says they load to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whole {
+    /// The document.
+    pub doc: DocId,
+    /// The bytes as sent.
+    pub bytes: Vec<u8>,
+    /// The heads the sender named (sorted).
+    pub heads: Vec<ChangeHash>,
 }
 
 /// Makes `target` the document `bytes` hold: an empty one becomes it by a strict load
@@ -505,6 +528,9 @@ struct DocSync {
     state: sync::State,
     idle_rounds: u32,
     stalled: bool,
+    /// The heads of a document received whole and kept unloaded ([`DocStore::keep_whole`]),
+    /// until its acknowledgement is sent: made from `state` and these heads alone.
+    kept: Option<Vec<ChangeHash>>,
 }
 
 #[derive(Debug)]
@@ -562,6 +588,7 @@ impl DocSync {
             },
             idle_rounds: 0,
             stalled: false,
+            kept: None,
         }
     }
 
@@ -643,6 +670,73 @@ fn receive_loaded_whole(
     let result = doc.sync().receive_sync_message(state, rest);
     state.last_sent_heads = last_sent;
     result
+}
+
+/// Whether a whole document in `msg` can be kept unloaded: it carries changes and heads and
+/// neither needs nor claims anything (`have` is empty, as in [`whole_doc_message`]), so
+/// what automerge would do with it depends only on its heads.
+fn keepable_whole(msg: &sync::Message) -> bool {
+    !msg.changes.is_empty() && !msg.heads.is_empty() && msg.need.is_empty() && msg.have.is_empty()
+}
+
+/// What `receive_sync_message` does to a fresh writable `state` for a [`keepable_whole`]
+/// `msg` received into an empty document, which then holds exactly `msg.heads`: taken
+/// without the document.
+fn receive_kept_whole(state: &mut sync::State, msg: sync::Message) {
+    state.in_flight = false;
+    if let Some(flags) = msg.flags {
+        let mut caps = vec![Capability::MessageV2];
+        if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
+            caps.push(Capability::SyncReset);
+        }
+        state.their_capabilities = Some(caps);
+        if flags.contains(sync::MessageFlags::SYNC_RESET) {
+            state.sent_hashes.clear();
+        }
+        state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
+    }
+    state.shared_heads.clone_from(&msg.heads);
+    state.their_have = Some(msg.have);
+    state.their_heads = Some(msg.heads);
+    state.their_need = Some(msg.need);
+}
+
+/// What `generate_sync_message` answers right after [`receive_kept_whole`], for a document
+/// whose heads are `heads` (the message's): the acknowledgement, with the same effect on
+/// `state`. The document holds every change the peer named and nothing more, so it needs
+/// nothing and has no change of its own to offer (an empty bloom filter).
+fn kept_ack(state: &mut sync::State, mut heads: Vec<ChangeHash>) -> sync::Message {
+    heads.sort_unstable();
+    heads.dedup();
+    let mut flags = sync::MessageFlags::new();
+    flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
+    if state.read_only {
+        flags.set(sync::MessageFlags::READ_ONLY);
+    }
+    let version = if state
+        .their_capabilities
+        .as_ref()
+        .is_some_and(|c| c.contains(&Capability::MessageV2))
+    {
+        sync::MessageVersion::V2
+    } else {
+        sync::MessageVersion::V1
+    };
+    let have = Have {
+        last_sync: state.shared_heads.clone(),
+        bloom: sync::BloomFilter::default(),
+    };
+    state.have_responded = true;
+    state.last_sent_heads.clone_from(&heads);
+    state.in_flight = true;
+    sync::Message {
+        heads,
+        need: Vec::new(),
+        have: vec![have],
+        changes: sync::ChunkList::empty(),
+        flags: Some(flags),
+        version,
+    }
 }
 
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
@@ -1301,6 +1395,7 @@ impl Engine {
                 // in parallel), before the messages are taken in order.
                 let pristine = DocSync::fresh(read_only).state;
                 let mut whole: Vec<(DocId, Vec<u8>)> = Vec::new();
+                let mut keepable: Vec<Whole> = Vec::new();
                 if !read_only {
                     let mut seen = BTreeSet::new();
                     for (doc_id, msg) in &decoded {
@@ -1310,8 +1405,31 @@ impl Engine {
                             && s.docs.get(doc_id).is_none_or(|e| e.state == pristine)
                             && store.heads(space, *doc_id).is_none()
                         {
-                            whole.push((*doc_id, msg.changes.iter().flatten().copied().collect()));
+                            let bytes = msg.changes.iter().flatten().copied().collect();
+                            if keepable_whole(msg) {
+                                let mut heads = msg.heads.clone();
+                                heads.sort_unstable();
+                                heads.dedup();
+                                keepable.push(Whole {
+                                    doc: *doc_id,
+                                    bytes,
+                                    heads,
+                                });
+                            } else {
+                                whole.push((*doc_id, bytes));
+                            }
                         }
+                    }
+                }
+                // A host that keeps whole documents unloaded takes them as they are; one
+                // that does not makes them with the rest.
+                let mut kept: BTreeMap<DocId, bool> = BTreeMap::new();
+                if !keepable.is_empty() {
+                    let back: Vec<(DocId, Vec<u8>)> =
+                        keepable.iter().map(|w| (w.doc, w.bytes.clone())).collect();
+                    match store.keep_whole(space, keepable) {
+                        Some(outcomes) => kept.extend(outcomes),
+                        None => whole.extend(back),
                     }
                 }
                 let mut made: BTreeMap<DocId, Option<Result<(), automerge::AutomergeError>>> =
@@ -1322,6 +1440,32 @@ impl Engine {
                     };
                 for (doc_id, msg) in decoded {
                     s.expected.remove(&doc_id);
+                    match kept.remove(&doc_id) {
+                        None => {}
+                        // Refused by the host.
+                        Some(false) => continue,
+                        Some(true) => {
+                            let entry = s
+                                .docs
+                                .entry(doc_id)
+                                .or_insert_with(|| DocSync::fresh(read_only));
+                            let mut heads = msg.heads.clone();
+                            heads.sort_unstable();
+                            heads.dedup();
+                            receive_kept_whole(&mut entry.state, msg);
+                            entry.kept = Some(heads);
+                            entry.idle_rounds = 0;
+                            entry.stalled = false;
+                            p.persisted.entry((space, doc_id)).or_default();
+                            p.changed.insert((space, doc_id));
+                            s.dirty.insert(doc_id);
+                            continue;
+                        }
+                    }
+                    if let Some(entry) = s.docs.get_mut(&doc_id) {
+                        // Any other message for it is taken the usual way.
+                        entry.kept = None;
+                    }
                     match made.remove(&doc_id) {
                         None => {}
                         // Refused by the host (another space's id, a quota).
@@ -1526,17 +1670,27 @@ impl Engine {
                         });
                         continue;
                     }
+                    // A document kept unloaded is acknowledged from its heads alone, while
+                    // the host still holds exactly those.
+                    let kept = entry.kept.take().filter(|heads| {
+                        store
+                            .heads(space, doc_id)
+                            .is_some_and(|ours| same_heads(&ours, heads))
+                    });
                     // A peer that lacks the document gets it as stored, without loading it.
-                    let whole = if sends_whole_doc(&entry.state) {
+                    let whole = if kept.is_none() && sends_whole_doc(&entry.state) {
                         store
                             .saved(space, doc_id)
                             .filter(|(bytes, heads)| !bytes.is_empty() && !heads.is_empty())
                     } else {
                         None
                     };
-                    let msg = match whole {
-                        Some((saved, heads)) => whole_doc_message(&mut entry.state, saved, heads),
-                        None => {
+                    let msg = match (kept, whole) {
+                        (Some(heads), _) => kept_ack(&mut entry.state, heads),
+                        (None, Some((saved, heads))) => {
+                            whole_doc_message(&mut entry.state, saved, heads)
+                        }
+                        (None, None) => {
                             let Some(doc) = store.doc_mut(space, doc_id) else {
                                 s.docs.remove(&doc_id);
                                 continue;
@@ -1732,6 +1886,57 @@ mod tests {
         assert!(expected.is_some(), "automerge acknowledges");
         assert_eq!(ack(&mut loaded, &mut state), expected);
         assert_eq!(state, their_state);
+    }
+
+    /// A whole document kept unloaded: `receive_kept_whole` leaves the sync state as
+    /// automerge's receive into an empty document does, and `kept_ack` answers with the
+    /// message automerge generates next, to the byte, with the same state after.
+    #[test]
+    fn a_document_kept_unloaded_is_acknowledged_as_automerge_would() {
+        let (mut doc, stored) = stored_as_snapshot_and_chunk();
+        let mut other = doc.fork().with_actor("bb".as_bytes().into());
+        edit(&mut other, "x");
+        let mut one = doc.fork().with_actor("cc".as_bytes().into());
+        edit(&mut one, "y");
+        ok(one.merge(&mut other));
+        assert_eq!(one.get_heads().len(), 2);
+        let one_saved = one.save();
+        for (mut doc, saved) in [(doc, stored), (one, one_saved)] {
+            let mut ours = DocSync::peer_lacks_it(false).state;
+            let msg = round_trip(whole_doc_message(&mut ours, saved, doc.get_heads()));
+            assert!(keepable_whole(&msg));
+
+            let mut by_automerge = AutoCommit::new();
+            let mut expected = DocSync::fresh(false).state;
+            ok(by_automerge
+                .sync()
+                .receive_sync_message(&mut expected, msg.clone()));
+            assert_eq!(by_automerge.get_heads(), doc.get_heads());
+
+            let mut state = DocSync::fresh(false).state;
+            let heads = msg.heads.clone();
+            receive_kept_whole(&mut state, msg);
+            assert_eq!(state, expected);
+            let ack = ok(by_automerge
+                .sync()
+                .generate_sync_message(&mut expected)
+                .ok_or("automerge acknowledges"));
+            let ours_ack = kept_ack(&mut state, heads);
+            let encoded = ours_ack.encode();
+            assert_eq!(encoded, ack.encode());
+            assert_eq!(state, expected);
+            // And the sender takes it as a plain acknowledgement.
+            assert_ack_matches(&mut doc, &ours, ok(sync::Message::decode(&encoded)));
+        }
+        // automerge's own whole-document message carries a bloom filter of what it sent
+        // (`have`): not kept (what to answer would depend on the document).
+        let (mut doc, _) = stored_as_snapshot_and_chunk();
+        let own = round_trip(ok(doc
+            .sync()
+            .generate_sync_message(&mut DocSync::peer_lacks_it(false).state)
+            .ok_or("msg")));
+        assert!(!own.changes.is_empty());
+        assert!(!keepable_whole(&own));
     }
 
     /// Bytes that load only in part (a document followed by garbage, or cut short) are

@@ -156,7 +156,12 @@ fn build(seed: u64, setup: &Setup) -> Net {
             Node {
                 id: ids[d],
                 engine: Engine::new(config.clone()),
-                store: MemStore::new(ids[d]),
+                // Half the devices keep documents sent whole unloaded until needed.
+                store: if rng.random_bool(0.5) {
+                    MemStore::keeping(ids[d])
+                } else {
+                    MemStore::new(ids[d])
+                },
                 auth,
                 config,
                 outsider: d == outsider,

@@ -13,7 +13,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use cohort_model::{DocId, SpaceId};
 use cohort_sync::DeviceId;
-use cohort_sync::engine::{Authorizer, DocStore, Effect};
+use cohort_sync::engine::{Authorizer, DocStore, Effect, Whole, load_whole};
 
 /// The value of a helper step that cannot fail in these tests (a failure is a test bug).
 pub fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
@@ -41,10 +41,23 @@ pub struct StoredDoc {
     pub disk: Vec<u8>,
 }
 
+/// A document a peer sent whole, kept as sent until it is needed (a host that loads and
+/// checks documents after acknowledging them).
+pub struct KeptDoc {
+    pub space: SpaceId,
+    pub bytes: Vec<u8>,
+    pub heads: Vec<ChangeHash>,
+    /// Whether a `Persist` effect wrote it (what a restart keeps).
+    pub on_disk: bool,
+}
+
 /// The host's documents: scoped by space, with a disk.
 pub struct MemStore {
     pub actor: ActorId,
     pub docs: BTreeMap<DocId, StoredDoc>,
+    /// Whether documents sent whole are kept unloaded ([`DocStore::keep_whole`]).
+    pub keeps: bool,
+    pub kept: BTreeMap<DocId, KeptDoc>,
 }
 
 impl MemStore {
@@ -52,6 +65,50 @@ impl MemStore {
         MemStore {
             actor: ActorId::from(&me.0[..16]),
             docs: BTreeMap::new(),
+            keeps: false,
+            kept: BTreeMap::new(),
+        }
+    }
+
+    /// One that keeps documents sent whole unloaded until they are needed.
+    pub fn keeping(me: DeviceId) -> Self {
+        MemStore {
+            keeps: true,
+            ..MemStore::new(me)
+        }
+    }
+
+    /// Loads a kept document (it becomes an ordinary one), or drops it if its bytes do not
+    /// load strictly to the heads it came with. Whether it is now held.
+    pub fn ingest(&mut self, id: DocId) -> bool {
+        let Some(k) = self.kept.remove(&id) else {
+            return self.docs.contains_key(&id);
+        };
+        let Ok(mut doc) = load_whole(&k.bytes) else {
+            return false;
+        };
+        let mut heads = doc.get_heads();
+        heads.sort();
+        if heads != k.heads {
+            return false;
+        }
+        let disk = if k.on_disk { k.bytes } else { Vec::new() };
+        self.docs.insert(
+            id,
+            StoredDoc {
+                space: k.space,
+                doc: doc.with_actor(self.actor.clone()),
+                disk,
+            },
+        );
+        true
+    }
+
+    /// Loads every kept document.
+    pub fn ingest_all(&mut self) {
+        let ids: Vec<DocId> = self.kept.keys().copied().collect();
+        for id in ids {
+            self.ingest(id);
         }
     }
 
@@ -93,6 +150,9 @@ impl MemStore {
 
     /// Carries out a `Persist` effect.
     pub fn persist(&mut self, id: DocId, since: &[ChangeHash]) {
+        if let Some(k) = self.kept.get_mut(&id) {
+            k.on_disk = true;
+        }
         if let Some(d) = self.docs.get_mut(&id) {
             let chunk = d.doc.save_after(since);
             d.disk.extend_from_slice(&chunk);
@@ -102,6 +162,7 @@ impl MemStore {
     /// What a restart leaves: every document reloaded from its disk bytes (documents never
     /// persisted are gone).
     pub fn reload(&mut self) {
+        self.kept.retain(|_, k| k.on_disk);
         let actor = self.actor.clone();
         let docs = std::mem::take(&mut self.docs);
         for (id, d) in docs {
@@ -123,6 +184,7 @@ impl MemStore {
 
     /// Sorted heads of every document of `space` (ignoring empty ones).
     pub fn heads_of(&mut self, space: SpaceId) -> BTreeMap<DocId, Vec<ChangeHash>> {
+        self.ingest_all();
         self.docs
             .iter_mut()
             .filter(|(_, d)| d.space == space)
@@ -135,7 +197,8 @@ impl MemStore {
             .collect()
     }
 
-    pub fn docs_in(&self, space: SpaceId) -> Vec<DocId> {
+    pub fn docs_in(&mut self, space: SpaceId) -> Vec<DocId> {
+        self.ingest_all();
         self.docs
             .iter()
             .filter(|(_, d)| d.space == space)
@@ -155,14 +218,64 @@ impl MemStore {
 
 impl DocStore for MemStore {
     fn space_heads(&mut self, space: SpaceId) -> Vec<(DocId, Vec<ChangeHash>)> {
-        self.docs
+        let mut out: Vec<(DocId, Vec<ChangeHash>)> = self
+            .docs
             .iter_mut()
             .filter(|(_, d)| d.space == space)
             .map(|(id, d)| (*id, d.doc.get_heads()))
-            .collect()
+            .collect();
+        out.extend(
+            self.kept
+                .iter()
+                .filter(|(_, k)| k.space == space)
+                .map(|(id, k)| (*id, k.heads.clone())),
+        );
+        out
+    }
+
+    fn heads(&mut self, space: SpaceId, doc: DocId) -> Option<Vec<ChangeHash>> {
+        if let Some(k) = self.kept.get(&doc) {
+            return (k.space == space).then(|| k.heads.clone());
+        }
+        self.doc_mut(space, doc).map(|d| d.get_heads())
+    }
+
+    fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+        if let Some(k) = self.kept.get(&doc) {
+            return (k.space == space).then(|| (k.bytes.clone(), k.heads.clone()));
+        }
+        self.doc_mut(space, doc).map(|d| (d.save(), d.get_heads()))
+    }
+
+    fn keep_whole(&mut self, space: SpaceId, docs: Vec<Whole>) -> Option<Vec<(DocId, bool)>> {
+        if !self.keeps {
+            return None;
+        }
+        Some(
+            docs.into_iter()
+                .map(|w| {
+                    if self.docs.contains_key(&w.doc) || self.kept.contains_key(&w.doc) {
+                        return (w.doc, false);
+                    }
+                    self.kept.insert(
+                        w.doc,
+                        KeptDoc {
+                            space,
+                            bytes: w.bytes,
+                            heads: w.heads,
+                            on_disk: false,
+                        },
+                    );
+                    (w.doc, true)
+                })
+                .collect(),
+        )
     }
 
     fn doc_mut(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
+        if self.kept.get(&doc).is_some_and(|k| k.space == space) {
+            self.ingest(doc);
+        }
         self.docs
             .get_mut(&doc)
             .filter(|d| d.space == space)
@@ -170,7 +283,10 @@ impl DocStore for MemStore {
     }
 
     fn create_doc(&mut self, space: SpaceId, doc: DocId) -> Option<&mut AutoCommit> {
-        if self.docs.contains_key(&doc) {
+        if self.kept.get(&doc).is_some_and(|k| k.space == space) {
+            self.ingest(doc);
+        }
+        if self.docs.contains_key(&doc) || self.kept.contains_key(&doc) {
             return self.doc_mut(space, doc);
         }
         let new = self.new_doc();

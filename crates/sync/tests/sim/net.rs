@@ -623,6 +623,15 @@ impl Net {
                     out.push(format!("node {i} holds {doc:?} of {:?}", d.space));
                 }
             }
+            for (doc, k) in &n.store.kept {
+                if !self
+                    .members
+                    .get(&k.space)
+                    .is_some_and(|m| m.contains(&n.id))
+                {
+                    out.push(format!("node {i} keeps {doc:?} of {:?}", k.space));
+                }
+            }
         }
         out
     }
@@ -631,6 +640,11 @@ impl Net {
     pub fn unpersisted(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, n) in self.nodes.iter_mut().enumerate() {
+            for (id, k) in &n.store.kept {
+                if !k.on_disk {
+                    out.push(format!("node {i}: {id:?} kept but never persisted"));
+                }
+            }
             for (id, d) in n.store.docs.iter_mut() {
                 let mem = d.doc.get_heads();
                 if mem.is_empty() {
