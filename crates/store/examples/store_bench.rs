@@ -73,7 +73,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ),
             });
         }
-        store.write(&WriteBatch { docs })?;
+        store.write(&WriteBatch {
+            docs,
+            ..WriteBatch::default()
+        })?;
     }
     println!(
         "loaded {threads} threads, {rows} post rows in {:?}",
@@ -163,6 +166,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 data: DocData::Append(chunk),
                 fts: FtsUpdate::Keep,
             }],
+            ..WriteBatch::default()
         })?;
         times.push(t.elapsed());
     }

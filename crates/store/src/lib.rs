@@ -61,6 +61,7 @@
 //!             body: "Plants turn light into sugar with chlorophyll.".into(),
 //!         }]),
 //!     }],
+//!     ..WriteBatch::default()
 //! })?;
 //!
 //! let hits = store.search("chloro", &SearchOptions::default())?;
@@ -84,5 +85,6 @@ pub use store::{COMPACT_WHEN_CHUNK_BYTES_EXCEED, DEFAULT_COMPACTION_THRESHOLD, S
 pub use table::fts::{SNIPPET_END, SNIPPET_START};
 pub use types::{
     BlobHash, CompactStats, DocData, DocHeads, DocMeta, DocWrite, FtsEntry, FtsUpdate, ListFilter,
-    ParseBlobHashError, SearchHit, SearchOptions, StoreStats, StoredDoc, WriteBatch, WriteOutcome,
+    ParseBlobHashError, Received, ReceivedHeads, SearchHit, SearchOptions, StoreStats, StoredDoc,
+    WriteBatch, WriteOutcome,
 };

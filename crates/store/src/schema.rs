@@ -5,7 +5,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use crate::error::StoreError;
-use crate::table::{blobs, chunks, docs, fts, kv};
+use crate::table::{blobs, chunks, docs, fts, inbox, kv};
 
 /// `PRAGMA application_id` of a Cohort database: "Chrt".
 pub const APPLICATION_ID: i32 = 0x4368_7274;
@@ -17,6 +17,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[docs::V1, chunks::V1, fts::V1, blobs::V1, kv::V1],
     // v2
     &[fts::V2],
+    // v3
+    &[inbox::V3],
 ];
 
 /// The newest schema version this build knows.

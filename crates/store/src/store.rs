@@ -10,10 +10,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::StoreError;
 use crate::schema;
 use crate::snippet::Highlighter;
-use crate::table::{blobs, chunks, docs, fts, get_u64, kv};
+use crate::table::{blobs, chunks, docs, fts, get_u64, inbox, kv};
 use crate::types::{
-    BlobHash, CompactStats, DocData, DocHeads, DocMeta, FtsUpdate, ListFilter, SearchHit,
-    SearchOptions, StoreStats, StoredDoc, WriteBatch, WriteOutcome,
+    BlobHash, CompactStats, DocData, DocHeads, DocMeta, FtsUpdate, ListFilter, Received,
+    ReceivedHeads, SearchHit, SearchOptions, StoreStats, StoredDoc, WriteBatch, WriteOutcome,
 };
 
 /// Chunks are also compacted once their bytes pass both this and the snapshot's size, so a
@@ -149,8 +149,48 @@ impl Store {
             }
             outcome.docs_written += 1;
         }
+        for id in &batch.settled {
+            inbox::delete(&tx, id.as_bytes()).map_err(map)?;
+        }
+        for r in &batch.received {
+            if docs::exists(&tx, r.id.as_bytes()).map_err(map)? {
+                return Err(StoreError::Corrupt {
+                    path: path.clone(),
+                    detail: format!(
+                        "document {} is stored already and cannot be kept as received",
+                        r.id
+                    ),
+                });
+            }
+            inbox::insert(&tx, r).map_err(map)?;
+        }
         tx.commit().map_err(map)?;
         Ok(outcome)
+    }
+
+    /// A document kept as received ([`WriteBatch::received`]), or `None`.
+    pub fn received(&self, id: DocId) -> Result<Option<Received>, StoreError> {
+        inbox::get(&self.conn, id.as_bytes()).map_err(self.map())
+    }
+
+    /// The space and heads of a document kept as received, without its bytes.
+    pub fn received_heads(&self, id: DocId) -> Result<Option<ReceivedHeads>, StoreError> {
+        inbox::heads(&self.conn, id.as_bytes()).map_err(self.map())
+    }
+
+    /// The documents kept as received longest: at most `limit`, and no more than
+    /// `max_bytes` of their bytes together (but at least one, if any is kept).
+    pub fn oldest_received(
+        &self,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Received>, StoreError> {
+        inbox::oldest(&self.conn, limit, max_bytes).map_err(self.map())
+    }
+
+    /// How many documents are kept as received, per space (spaces with none left out).
+    pub fn received_counts(&self) -> Result<Vec<(SpaceId, u64)>, StoreError> {
+        inbox::counts(&self.conn).map_err(self.map())
     }
 
     /// A document's metadata, snapshot and chunks (oldest first), or `None` if not stored.
@@ -212,12 +252,16 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.map())
     }
 
-    /// Every document of `space`, deleted ones included, with its heads (in no particular
-    /// order): what sync compares with a peer, without reading the rest of each row.
+    /// Every document of `space`, deleted ones and those kept as received included, with
+    /// its heads (in no particular order): what sync compares with a peer, without reading
+    /// the rest of each row.
     pub fn space_heads(&self, space: SpaceId) -> Result<Vec<DocHeads>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, heads FROM docs WHERE space = ?1")
+            .prepare_cached(
+                "SELECT id, heads FROM docs WHERE space = ?1
+                 UNION ALL SELECT id, heads FROM inbox WHERE space = ?1",
+            )
             .map_err(self.map())?;
         let rows = stmt
             .query_map([space.as_bytes()], docs::id_and_heads)

@@ -51,11 +51,34 @@ pub struct StoredDoc {
 /// A document and its heads (each a 32-byte change hash).
 pub type DocHeads = (DocId, Vec<[u8; 32]>);
 
+/// The space of a document kept as received, and the heads its sender named.
+pub type ReceivedHeads = (SpaceId, Vec<[u8; 32]>);
+
 /// Writes to many documents, committed in one transaction: all or nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// The document writes, applied in order.
     pub docs: Vec<DocWrite>,
+    /// Documents a peer sent whole, to keep as sent until they are loaded and indexed
+    /// ([`crate::Store::received`]). Each id must be neither stored nor kept already.
+    pub received: Vec<Received>,
+    /// Kept documents that are done with (loaded and written as `docs`, or refused):
+    /// removed from the kept ones.
+    pub settled: Vec<DocId>,
+}
+
+/// A document a peer sent whole, kept as it came: not listed, searched or loadable until
+/// the core has loaded, checked and indexed it (then written as an ordinary document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The document.
+    pub id: DocId,
+    /// Its space.
+    pub space: SpaceId,
+    /// The heads the peer named for the bytes (not yet checked).
+    pub heads: Vec<[u8; 32]>,
+    /// A saved document, optionally followed by change chunks, as sent.
+    pub bytes: Vec<u8>,
 }
 
 /// One document's part of a [`WriteBatch`].

@@ -96,6 +96,7 @@ fn meta_only_for_an_unknown_document_is_refused_and_nothing_is_written() -> Test
                 fts: FtsUpdate::Keep,
             },
         ],
+        ..WriteBatch::default()
     };
     let err = t
         .store
@@ -133,7 +134,10 @@ fn seeded() -> Result<TempStore, Box<dyn std::error::Error>> {
             fts: FtsUpdate::Keep,
         });
     }
-    t.store.write(&WriteBatch { docs })?;
+    t.store.write(&WriteBatch {
+        docs,
+        ..WriteBatch::default()
+    })?;
     Ok(t)
 }
 

@@ -155,7 +155,7 @@ proptest! {
             let mut t = TempStore::new()?;
             let mut model = Model::default();
             for batch in batches {
-                let batch = WriteBatch { docs: batch };
+                let batch = WriteBatch { docs: batch, ..WriteBatch::default() };
                 let accepted = model.apply(&batch);
                 let result = t.store.write(&batch);
                 assert_eq!(result.is_ok(), accepted, "store and model disagree on {batch:?}: {result:?}");

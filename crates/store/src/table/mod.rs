@@ -5,6 +5,7 @@ pub(crate) mod blobs;
 pub(crate) mod chunks;
 pub(crate) mod docs;
 pub(crate) mod fts;
+pub(crate) mod inbox;
 pub(crate) mod kv;
 
 /// Reads a non-negative integer column (counts and lengths) as `u64`.

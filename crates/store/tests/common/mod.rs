@@ -71,5 +71,6 @@ pub fn entry(part: &str, title: &str, body: &str) -> FtsEntry {
 pub fn one(meta: DocMeta, data: DocData, fts: FtsUpdate) -> WriteBatch {
     WriteBatch {
         docs: vec![DocWrite { meta, data, fts }],
+        ..WriteBatch::default()
     }
 }

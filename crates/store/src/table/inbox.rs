@@ -1,0 +1,121 @@
+//! `inbox`: documents a peer sent whole, kept as sent (bytes and the heads the peer named)
+//! until the core has loaded, checked and indexed them. An id is in `docs` or here, never
+//! both.
+
+use cohort_model::{DocId, SpaceId};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::types::{Received, ReceivedHeads};
+
+/// Schema v3. `seq` keeps arrival order.
+pub(crate) const V3: &str = "
+CREATE TABLE inbox (
+    seq   INTEGER PRIMARY KEY,
+    id    BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+    space BLOB NOT NULL CHECK (length(space) = 16),
+    heads BLOB NOT NULL CHECK (length(heads) > 0 AND length(heads) % 32 = 0),
+    bytes BLOB NOT NULL
+);
+CREATE INDEX inbox_by_space ON inbox(space);
+";
+
+fn bad(column: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Blob,
+        format!("invalid {what} in inbox table").into(),
+    )
+}
+
+fn id16(row: &Row<'_>, column: usize, what: &str) -> rusqlite::Result<[u8; 16]> {
+    let bytes: Vec<u8> = row.get(column)?;
+    bytes.try_into().map_err(|_| bad(column, what))
+}
+
+fn heads_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Vec<[u8; 32]>> {
+    let heads: Vec<u8> = row.get(column)?;
+    if heads.is_empty() || !heads.len().is_multiple_of(32) {
+        return Err(bad(column, "heads"));
+    }
+    Ok(heads
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+/// Reads `id, space, heads, bytes`.
+fn received(row: &Row<'_>) -> rusqlite::Result<Received> {
+    Ok(Received {
+        id: DocId::from_bytes(id16(row, 0, "id")?),
+        space: SpaceId::from_bytes(id16(row, 1, "space")?),
+        heads: heads_at(row, 2)?,
+        bytes: row.get(3)?,
+    })
+}
+
+pub(crate) fn insert(conn: &Connection, r: &Received) -> rusqlite::Result<()> {
+    let heads: Vec<u8> = r.heads.concat();
+    conn.prepare_cached("INSERT INTO inbox(id, space, heads, bytes) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![r.id.as_bytes(), r.space.as_bytes(), heads, r.bytes])?;
+    Ok(())
+}
+
+pub(crate) fn delete(conn: &Connection, id: &[u8]) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM inbox WHERE id = ?1")?
+        .execute([id])
+}
+
+pub(crate) fn get(conn: &Connection, id: &[u8]) -> rusqlite::Result<Option<Received>> {
+    conn.prepare_cached("SELECT id, space, heads, bytes FROM inbox WHERE id = ?1")?
+        .query_row([id], received)
+        .optional()
+}
+
+/// The space and heads of a kept document, without its bytes.
+pub(crate) fn heads(conn: &Connection, id: &[u8]) -> rusqlite::Result<Option<ReceivedHeads>> {
+    conn.prepare_cached("SELECT space, heads FROM inbox WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok((SpaceId::from_bytes(id16(r, 0, "space")?), heads_at(r, 1)?))
+        })
+        .optional()
+}
+
+/// The oldest kept documents: at most `limit`, and no more than `max_bytes` of bytes (but
+/// always at least one).
+pub(crate) fn oldest(
+    conn: &Connection,
+    limit: usize,
+    max_bytes: usize,
+) -> rusqlite::Result<Vec<Received>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, space, heads, bytes FROM inbox ORDER BY seq LIMIT ?1")?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt.query([limit])?;
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    while let Some(row) = rows.next()? {
+        let r = received(row)?;
+        total += r.bytes.len();
+        if !out.is_empty() && total > max_bytes {
+            break;
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// How many documents are kept per space.
+pub(crate) fn counts(conn: &Connection) -> rusqlite::Result<Vec<(SpaceId, u64)>> {
+    let mut stmt = conn.prepare_cached("SELECT space, count(*) FROM inbox GROUP BY space")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            SpaceId::from_bytes(id16(r, 0, "space")?),
+            super::get_u64(r, 1)?,
+        ))
+    })?;
+    rows.collect()
+}
