@@ -291,6 +291,9 @@ impl Api {
         fn sync_status(&mut self) -> Vec<SpaceSyncView>;
         /// Asks the running node to sync now.
         fn sync_now(&mut self) -> ();
+        /// Loads, checks and indexes every document received from peers and not indexed
+        /// yet (a running node does this in the background); how many were written.
+        fn ingest_all_received(&mut self) -> usize;
         /// Redeems an invite ticket; a member admits this device when they next connect.
         fn join(&mut self, ticket: &str) -> JoinView;
         /// Removes a person from a cohort (facilitators only).

@@ -88,6 +88,12 @@ fn main() -> ExitCode {
         }
         Err(e) => return report(&e, cli.json),
     };
+    if !matches!(cli.command, Command::Serve(_))
+        && let Err(e) = api.ingest_all_received()
+    {
+        // A node that stopped before indexing what it received left it for this process.
+        return report(&e, cli.json);
+    }
     match cli.command {
         Command::Batch => return batch(&mut api),
         Command::Serve(args) => return serve::serve(&root, api, args),

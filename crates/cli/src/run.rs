@@ -488,6 +488,9 @@ pub fn run<W: Write>(api: &mut Api, command: Command, json: bool, out: &mut W) -
                         s.peers,
                         s.pending
                     )?;
+                    if s.indexing > 0 {
+                        write!(o, "  indexing {} received", s.indexing)?;
+                    }
                     match &s.joining {
                         Some(j) => writeln!(o, "  joining: {j}")?,
                         None => writeln!(o)?,

@@ -347,14 +347,14 @@ pub fn with_temporary_node(
     })
 }
 
-/// Whether every cohort's active sessions have nothing in flight and at least one peer
-/// synced `space` (or any space when `None`).
+/// Whether every cohort's active sessions have nothing in flight, nothing received waits to
+/// be indexed, and at least one peer synced `space` (or any space when `None`).
 pub fn settled(api: &mut Api, space: Option<SpaceId>) -> bool {
     let Ok(status) = api.sync_status() else {
         return false;
     };
     tracing::debug!(?status, "waiting for sync");
-    let busy = status.iter().any(|s| s.pending > 0);
+    let busy = status.iter().any(|s| s.pending > 0 || s.indexing > 0);
     let synced = status
         .iter()
         .any(|s| s.peers > 0 && s.last_sync.is_some() && space.is_none_or(|w| s.space == w));

@@ -153,6 +153,49 @@ fn three_nodes_join_by_ticket_converge_after_offline_edits_and_a_removed_member_
     stop(&cy, c);
 }
 
+/// Story: Ben joins a cohort that already holds 30 notes, through his running node and, on
+/// a second data dir, with `cohort join --wait` alone. The notes arrive together, are kept
+/// as sent once on disk and indexed afterwards: both end with every note listed and
+/// found by search, nothing left to index, and an intact database.
+#[test]
+fn a_cohort_with_many_documents_is_indexed_after_it_arrives() {
+    let ada = init("Ada");
+    ada.ok(&["space", "new", SPACE]);
+    for i in 0..30 {
+        ada.ok(&[
+            "note",
+            "new",
+            "--space",
+            SPACE,
+            &format!("Note {i:02}"),
+            "--body",
+            "photosynthesis in leaves",
+        ]);
+    }
+    let a = serve(&ada, "tcp");
+    let ticket = ticket(&ada, "2");
+
+    let ben = init("Ben");
+    let b = serve(&ben, "tcp");
+    ben.json(&["join", &ticket]);
+    eventually("Ben's node indexes all 30 notes", 30, || {
+        note_titles(&ben).len() == 30
+    });
+    let status = ben.ok(&["sync", "status"]).stdout;
+    assert!(!status.contains("indexing"), "{status}");
+    let hits = ben.json(&["search", "photosynthesis", "--limit", "50"]);
+    assert_eq!(hits.as_array().map(Vec::len), Some(30), "{hits}");
+    stop(&ben, b);
+
+    let cy = init("Cy");
+    let run = cy.run(&["join", &ticket, "--wait", "30"]);
+    assert_eq!(run.code, Some(0), "join: {}", run.stderr);
+    assert_eq!(note_titles(&cy).len(), 30);
+    let check = cy.run(&["check"]);
+    assert_eq!(check.code, Some(0), "intact: {}", check.stdout);
+    stop(&ada, a);
+}
+
 /// Story: Ben's node is killed with SIGKILL while Ada writes 40 notes that stream to it.
 /// Restarted, it converges to all 40, and its database is intact.
 #[test]

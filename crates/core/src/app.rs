@@ -26,7 +26,9 @@ use crate::env::{Clock, IdSource, RandomIds, SystemClock};
 mod devices;
 mod invites;
 mod node_link;
+mod received;
 pub use invites::refusal_message;
+pub use received::{INGEST_BYTES, INGEST_DOCS, PreparedBatch, ReceivedBatch};
 mod sync_host;
 use crate::error::{CoreError, Result};
 use crate::index;
@@ -319,7 +321,11 @@ impl Core {
         if let Some(loaded) = self.cache.pop(&id) {
             return Ok(loaded);
         }
-        load_stored(&self.store, id, &self.actor)?
+        if let Some(loaded) = load_stored(&self.store, id, &self.actor)? {
+            return Ok(loaded);
+        }
+        // Received from a peer and not yet indexed: made now.
+        self.settle_one_received(id)?
             .ok_or_else(|| CoreError::not_found("document", id))
     }
 
@@ -440,7 +446,10 @@ impl Core {
     /// sent.
     fn commit(&mut self, batch: Batch) -> Result<()> {
         if !batch.writes.is_empty() {
-            self.store.write(&WriteBatch { docs: batch.writes })?;
+            self.store.write(&WriteBatch {
+                docs: batch.writes,
+                ..WriteBatch::default()
+            })?;
         }
         for (id, doc) in batch.docs {
             self.cache.put(id, doc);
@@ -466,11 +475,19 @@ impl Core {
         Ok(out)
     }
 
-    fn meta_of(&self, id: DocId, kind: DocKind) -> Result<DocMeta> {
-        let meta = self
-            .store
-            .meta(id)?
-            .ok_or_else(|| CoreError::not_found(kind.as_str(), id))?;
+    fn meta_of(&mut self, id: DocId, kind: DocKind) -> Result<DocMeta> {
+        let meta = match self.store.meta(id)? {
+            Some(meta) => meta,
+            // Received from a peer and not yet indexed: made now.
+            None => match self.settle_one_received(id)? {
+                Some(loaded) => {
+                    self.cache.put(id, loaded);
+                    self.store.meta(id)?
+                }
+                None => None,
+            }
+            .ok_or_else(|| CoreError::not_found(kind.as_str(), id))?,
+        };
         if meta.kind != kind {
             return Err(CoreError::InvalidInput(format!(
                 "{} is a {}, not a {}",
@@ -1424,7 +1441,10 @@ impl Core {
             });
         }
         if !writes.is_empty() {
-            self.store.write(&WriteBatch { docs: writes })?;
+            self.store.write(&WriteBatch {
+                docs: writes,
+                ..WriteBatch::default()
+            })?;
         }
         Ok(())
     }

@@ -34,7 +34,8 @@ mod views;
 
 pub use app::refusal_message;
 pub use app::{
-    COMPACT_AFTER_CHUNKS, Core, DB_FILE, DEVICE_KEY_FILE, EVENT_CAPACITY, LOCK_FILE, OpenOptions,
+    COMPACT_AFTER_CHUNKS, Core, DB_FILE, DEVICE_KEY_FILE, EVENT_CAPACITY, INGEST_BYTES,
+    INGEST_DOCS, LOCK_FILE, OpenOptions, PreparedBatch, ReceivedBatch,
 };
 pub use cohort_sync::DeviceId;
 pub use cohort_sync::engine::{ConnId, Effect as EngineEffect, Event as EngineEvent};

@@ -31,12 +31,12 @@ use cohort_net::{Multiaddr, Net, NetConfig, NetEvent, NetHandle, PeerId};
 use cohort_sync::DeviceId;
 use cohort_sync::engine::{ConnId, Effect, Event};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{CoreError, Result};
 use crate::sync_views::{PeerView, SyncNotice, SyncNoticeKind};
-use crate::{ChangeKind, Core};
+use crate::{ChangeKind, Core, INGEST_BYTES, INGEST_DOCS};
 
 /// Access to the core a node runs over (the core itself, or an adapter that owns one).
 pub trait CoreHost: Send + 'static {
@@ -142,6 +142,9 @@ impl NodeLink {
 enum Command {
     SyncNow(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
+    /// Received documents were indexed: membership logs among them may have changed who
+    /// may read what, so the engine is told.
+    Indexed,
 }
 
 /// A running node. Dropping it does not stop the node: call [`Node::shutdown`].
@@ -150,6 +153,8 @@ pub struct Node<H: CoreHost> {
     commands: mpsc::Sender<Command>,
     notices: broadcast::Sender<SyncNotice>,
     task: Option<JoinHandle<()>>,
+    /// Loads and indexes documents kept as received, in the background.
+    indexer: Option<JoinHandle<()>>,
 }
 
 fn lock<H>(host: &Mutex<H>) -> MutexGuard<'_, H> {
@@ -214,12 +219,20 @@ impl<H: CoreHost> Node<H> {
             notices: notices.clone(),
             last_join_dial: None,
             refusals_logged: (None, 0),
+            index: Arc::new(Notify::new()),
         };
         for addr in lp.net.listen_addrs().await.map_err(net_err)? {
             lp.listening(addr);
         }
         let (written_tx, written_rx) = mpsc::channel(1024);
         lp.redial_book().await;
+        // Documents may be waiting from the last run.
+        lp.index.notify_one();
+        let indexer = tokio::spawn(index_received(
+            host.clone(),
+            lp.index.clone(),
+            commands.clone(),
+        ));
         let task = tokio::spawn(async move {
             lp.run(events, command_rx, changes, written_tx, written_rx)
                 .await;
@@ -229,6 +242,7 @@ impl<H: CoreHost> Node<H> {
             commands,
             notices,
             task: Some(task),
+            indexer: Some(indexer),
         })
     }
 
@@ -266,11 +280,61 @@ impl<H: CoreHost> Node<H> {
 
     /// Stops the network cleanly (peers are told), saves the peer book and sync times.
     pub async fn shutdown(mut self) -> Result<()> {
+        // What is not indexed yet stays kept in the store, for the next run.
+        if let Some(indexer) = self.indexer.take() {
+            indexer.abort();
+            let _ = indexer.await;
+        }
         let result = self.ask(Command::Shutdown).await;
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
         result
+    }
+}
+
+/// Loads, checks and indexes the documents kept as received (see the core's
+/// `received.rs`), a batch at a time, whenever `wake` is notified: the loading runs on
+/// blocking threads without holding the core, which is held only to take a batch and to
+/// write it.
+async fn index_received<H: CoreHost>(
+    host: Arc<Mutex<H>>,
+    wake: Arc<Notify>,
+    loop_commands: mpsc::Sender<Command>,
+) {
+    loop {
+        let batch = lock(&host).core().take_received(INGEST_DOCS, INGEST_BYTES);
+        let batch = match batch {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => {
+                wake.notified().await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the received documents");
+                wake.notified().await;
+                continue;
+            }
+        };
+        let prepared = match tokio::task::spawn_blocking(move || batch.prepare()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "indexing received documents failed");
+                wake.notified().await;
+                continue;
+            }
+        };
+        let settled = lock(&host).core().settle_received(prepared);
+        match settled {
+            Ok(n) => {
+                tracing::debug!(documents = n, "indexed received documents");
+                let _ = loop_commands.try_send(Command::Indexed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store received documents");
+                wake.notified().await;
+            }
+        }
     }
 }
 
@@ -374,6 +438,8 @@ struct Loop<H: CoreHost> {
     /// When a refusal was last logged, and how many were not logged since: refusals are
     /// logged at most once a second, so peers asking for spaces cannot flood the log.
     refusals_logged: (Option<Instant>, u64),
+    /// Wakes the indexer of received documents.
+    index: Arc<Notify>,
 }
 
 impl<H: CoreHost> Loop<H> {
@@ -535,6 +601,7 @@ impl<H: CoreHost> Loop<H> {
             Command::Shutdown(reply) => {
                 let _ = reply.send(());
             }
+            Command::Indexed => self.poll(written_tx).await,
         }
     }
 
@@ -747,10 +814,14 @@ impl<H: CoreHost> Loop<H> {
         result: Result<Vec<Effect>>,
         _written_tx: &mpsc::Sender<(PeerId, ConnId, usize)>,
     ) {
-        let notices = {
+        let (notices, kept) = {
             let mut host = lock(&self.host);
-            host.core().take_sync_notices()
+            let core = host.core();
+            (core.take_sync_notices(), core.take_kept_news())
         };
+        if kept {
+            self.index.notify_one();
+        }
         for n in notices {
             self.notice(n);
         }

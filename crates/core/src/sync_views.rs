@@ -69,6 +69,10 @@ pub struct SpaceSyncView {
     /// Bytes of sync frames about this space received from peers since the node started.
     #[ts(type = "number")]
     pub bytes_received: u64,
+    /// Documents received from peers and stored, not yet indexed (not listed or searched
+    /// until they are; see `cohort sync status`).
+    #[ts(type = "number")]
+    pub indexing: u64,
 }
 
 /// What kind of thing a [`SyncNotice`] reports.

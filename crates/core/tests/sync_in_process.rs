@@ -22,6 +22,9 @@ struct Net {
     now: u64,
     /// Every space named by a frame delivered to each core (refusals included).
     heard: Vec<BTreeSet<SpaceId>>,
+    /// Whether documents kept as received are indexed whenever the network is quiet (as a
+    /// node does in the background).
+    index: bool,
 }
 
 #[allow(
@@ -39,6 +42,19 @@ impl Net {
             now: 1_000,
             closed: Vec::new(),
             allow_disconnect: false,
+            index: true,
+        }
+    }
+
+    /// What the node does when it has been quiet: index kept documents, and tell the
+    /// engine about local changes (and membership logs that arrived).
+    fn quiet(&mut self) {
+        for i in 0..self.cores.len() {
+            if self.index && self.cores[i].take_kept_news() {
+                self.cores[i].ingest_all_received().expect("index");
+            }
+            let effects = self.cores[i].sync_poll(self.now).expect("poll");
+            self.apply(i, effects);
         }
     }
 
@@ -114,10 +130,7 @@ impl Net {
 
     /// Delivers everything until the network is quiet.
     fn settle(&mut self) {
-        for i in 0..self.cores.len() {
-            let effects = self.cores[i].sync_poll(self.now).expect("poll");
-            self.apply(i, effects);
-        }
+        self.quiet();
         let mut steps = 0;
         while let Some((core, event)) = self.queue.pop_front() {
             steps += 1;
@@ -128,10 +141,7 @@ impl Net {
                 .expect("sync event");
             self.apply(core, effects);
             if self.queue.is_empty() {
-                for i in 0..self.cores.len() {
-                    let effects = self.cores[i].sync_poll(self.now).expect("poll");
-                    self.apply(i, effects);
-                }
+                self.quiet();
             }
         }
     }
@@ -388,11 +398,40 @@ fn synced_documents_survive_a_restart_of_the_receiver() {
         .expect("add");
     ben.expect_space(space);
     let mut net = Net::new(vec![ada, ben]);
+    // Ben's node stops before it indexed what it received.
+    net.index = false;
     net.connect(0, 1);
     net.settle();
+    let in_sync = net.cores[0]
+        .sync_status()
+        .expect("status")
+        .into_iter()
+        .any(|s| s.space == space && s.pending == 0 && s.last_sync.is_some());
+    assert!(in_sync, "Ada is in sync once Ben has the documents on disk");
+    let indexing = |core: &mut Core| {
+        core.sync_status()
+            .expect("status")
+            .into_iter()
+            .find(|s| s.space == space)
+            .map_or(0, |s| s.indexing)
+    };
+    assert!(
+        indexing(&mut net.cores[1]) >= 40,
+        "received whole, kept to index"
+    );
     let ben = net.cores.pop().expect("ben");
     drop(ben);
     let mut ben = cohort_testkit::open_seeded(b_dir.path(), 22).expect("reopen");
+    ben.expect_space(space);
+    assert!(indexing(&mut ben) >= 40, "kept across the restart");
+    assert!(
+        ben.list(&[DocKind::Course], Some(space), None)
+            .expect("list")
+            .is_empty(),
+        "not listed before it is indexed"
+    );
+    ben.ingest_all_received().expect("index");
+    assert_eq!(indexing(&mut ben), 0);
     let courses = ben
         .list(&[DocKind::Course], Some(space), None)
         .expect("list");
@@ -863,4 +902,75 @@ fn a_used_up_or_expired_device_link_is_refused_with_its_reason() {
         refused.hopeless && refused.refused.as_deref().unwrap_or("").contains("expired"),
         "{refused:?}"
     );
+}
+
+/// Documents kept as received are checked when they are indexed: bytes that do not load to
+/// the heads their sender named are dropped, and a document something needs before the
+/// indexer reaches it is made at once.
+#[test]
+fn kept_documents_are_checked_when_indexed_and_made_at_once_when_needed() {
+    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
+    let space = ada.create_cohort("Checked", "").expect("cohort");
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            ada.create_course(space, &format!("Course {i}"), "")
+                .expect("course"),
+        );
+    }
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), Role::Observer)
+        .expect("add");
+    ben.expect_space(space);
+    let mut net = Net::new(vec![ada, ben]);
+    net.index = false;
+    net.connect(0, 1);
+    net.settle();
+    drop(net.cores.pop());
+
+    // Two kept courses tampered with on disk: one's bytes are garbage, the other's are
+    // another course (so they load, to other heads than were named).
+    let mut store =
+        cohort_store::Store::open(&b_dir.path().join(cohort_core::DB_FILE)).expect("store");
+    let (garbage, swapped, needed) = (ids[0], ids[1], ids[2]);
+    let kept = |id| store.received(id).expect("read").expect("kept");
+    let mut bad = kept(garbage);
+    bad.bytes = b"not a document".to_vec();
+    let mut other = kept(swapped);
+    other.bytes = kept(ids[3]).bytes;
+    store
+        .write(&cohort_store::WriteBatch {
+            settled: vec![garbage, swapped],
+            received: vec![bad, other],
+            ..cohort_store::WriteBatch::default()
+        })
+        .expect("tamper");
+    drop(store);
+
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 22).expect("reopen");
+    // Needed before it is indexed: made at once (and written as an ordinary document).
+    assert_eq!(
+        ben.course(needed).expect("made at once").course.title,
+        "Course 2"
+    );
+    assert!(
+        ben.course(garbage).is_err(),
+        "a bad kept document is not made"
+    );
+    ben.ingest_all_received().expect("index");
+    let titles: BTreeSet<String> = ben
+        .list(&[DocKind::Course], Some(space), None)
+        .expect("list")
+        .into_iter()
+        .map(|m| m.title)
+        .collect();
+    assert_eq!(titles.len(), 18, "{titles:?}");
+    assert!(!titles.contains("Course 0") && !titles.contains("Course 1"));
+    assert!(titles.contains("Course 2") && titles.contains("Course 3"));
+    assert!(ben.received_waiting().expect("waiting").is_empty());
+    ben.check().expect("the database is intact");
+    assert_eq!(ben.verify_documents().expect("verify"), Vec::new());
 }

@@ -22,6 +22,15 @@ describe('sync panel', () => {
     await waitFor(() => expect(within(screen.getByTestId('sync-status')).getAllByRole('cell')[1].textContent).toBe('0'));
   });
 
+  it('says how many received documents are still being indexed', async () => {
+    const backend = mock();
+    backend.receiveUnindexed(backend.cohort, 1250);
+    await renderView(SyncPanel, {}, {}, backend);
+    const status = await screen.findByTestId('sync-status');
+    const row = within(status).getByRole('rowheader', { name: 'Rust Study Circle' }).closest('tr');
+    expect(row?.textContent).toContain('indexing 1250 received documents');
+  });
+
   it('creates an invite with a ticket to copy and a QR code', async () => {
     const user = userEvent.setup();
     const backend = mock();

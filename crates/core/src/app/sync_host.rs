@@ -3,13 +3,15 @@
 //! network layer, or a test's in-memory pipe) feeds [`Core::sync_event`] with connection
 //! events and writes the `Send` effects it returns.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, Timestamp};
-use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, Store, WriteBatch};
+use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, Received, Store, WriteBatch};
 use cohort_sync::DeviceId;
-use cohort_sync::engine::{Authorizer, Config, DocStore, Effect, Engine, Event, Millis};
+use cohort_sync::engine::{
+    Authorizer, Config, DocStore, Effect, Engine, Event, Millis, Whole, load_whole,
+};
 use cohort_sync::membership::{Action, MembershipState};
 use lru::LruCache;
 
@@ -17,11 +19,16 @@ use super::{Core, Loaded};
 use crate::error::{CoreError, Result};
 use crate::index;
 use crate::sync_views::{SpaceSyncView, SyncNotice, SyncNoticeKind};
-use crate::views::{ChangeEvent, ChangeKind, MemberView};
+use crate::views::{ChangeEvent, MemberView};
 
 /// Changes from a peer up to this many bytes (a keystroke, a reply) mark a document's
 /// search rows stale instead of re-indexing it.
 const SMALL_SYNCED_CHANGE: usize = 1024;
+
+/// A batch bringing at least this many documents whole keeps them as sent, to load and
+/// index after acknowledging them (see `received.rs`); fewer are made at once, so a single
+/// new document from a peer is listed as soon as it arrives.
+const KEEP_WHOLE_AT_LEAST: usize = 16;
 
 /// The store key holding when each space was last in sync.
 const SYNC_TIMES_KEY: &str = "sync.last_sync";
@@ -38,6 +45,17 @@ pub(super) struct SyncState {
     /// Documents made during one `handle` call from the bytes a peer sent them in, with the
     /// heads they loaded to: stored as they are unless more changes followed.
     received: HashMap<DocId, (Vec<u8>, Vec<ChangeHash>)>,
+    /// Documents sent whole during one `handle` call and kept as sent (written with that
+    /// call's transaction, then loaded in the background).
+    kept: HashMap<DocId, Received>,
+    /// Documents made during one `handle` call from the store's kept ones: settled when
+    /// written.
+    from_kept: HashSet<DocId>,
+    /// Kept documents found bad during one `handle` call: dropped with that call's
+    /// transaction.
+    rejected: Vec<DocId>,
+    /// Whether documents were kept since the node last asked ([`Core::take_kept_news`]).
+    kept_news: bool,
     /// Each cohort's membership, folded from its signed log.
     pub(super) memberships: BTreeMap<SpaceId, MembershipState>,
     /// Spaces this device was invited to and whose log it has not received yet: peers
@@ -76,6 +94,11 @@ impl SyncState {
             engine: Engine::new(Config::default()),
             dirty: HashMap::new(),
             received: HashMap::new(),
+            kept: HashMap::new(),
+            from_kept: HashSet::new(),
+            rejected: Vec::new(),
+            // Documents may be waiting from the last run.
+            kept_news: true,
             memberships: BTreeMap::new(),
             joining: BTreeSet::new(),
             local: Vec::new(),
@@ -98,21 +121,39 @@ struct HostDocs<'a> {
     cache: &'a mut LruCache<DocId, Loaded>,
     dirty: &'a mut HashMap<DocId, (SpaceId, Loaded, bool)>,
     received: &'a mut HashMap<DocId, (Vec<u8>, Vec<ChangeHash>)>,
+    kept: &'a mut HashMap<DocId, Received>,
+    from_kept: &'a mut HashSet<DocId>,
+    rejected: &'a mut Vec<DocId>,
     actor: &'a automerge::ActorId,
 }
 
 impl HostDocs<'_> {
-    /// Whether `doc` is here already (touched in this call, or stored; an unreadable index
-    /// counts as held, so nothing is created over it).
+    /// Whether `doc` is here already (touched in this call, or stored, or kept as received;
+    /// an unreadable index counts as held, so nothing is created over it).
     fn holds(&self, doc: DocId) -> bool {
-        self.dirty.contains_key(&doc) || !matches!(self.store.meta(doc), Ok(None))
+        self.dirty.contains_key(&doc)
+            || self.kept.contains_key(&doc)
+            || !matches!(self.store.meta(doc), Ok(None))
+            || !matches!(self.store.received_heads(doc), Ok(None))
+    }
+
+    /// A document kept as received (in this call or before) in `space`: its bytes and the
+    /// heads its sender named.
+    fn kept_doc(&self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+        let r = match self.kept.get(&doc) {
+            Some(r) => r.clone(),
+            None => self.store.received(doc).ok()??,
+        };
+        (r.space == space).then(|| (r.bytes, r.heads.into_iter().map(ChangeHash).collect()))
     }
 
     fn load(&mut self, space: SpaceId, doc: DocId) -> Option<()> {
         if self.dirty.contains_key(&doc) {
             return (self.dirty.get(&doc)?.0 == space).then_some(());
         }
-        let meta = self.store.meta(doc).ok()??;
+        let Some(meta) = self.store.meta(doc).ok()? else {
+            return self.load_kept(space, doc);
+        };
         if meta.space != space {
             return None;
         }
@@ -123,6 +164,41 @@ impl HostDocs<'_> {
         self.dirty.insert(doc, (space, loaded, false));
         Some(())
     }
+
+    /// Makes a document kept as received, because the engine needs it: it becomes a fresh
+    /// document of this call (written as sent if it is persisted), or is dropped if its
+    /// bytes do not load strictly to the heads its sender named.
+    fn load_kept(&mut self, space: SpaceId, doc: DocId) -> Option<()> {
+        let (bytes, heads) = self.kept_doc(space, doc)?;
+        let kept_now = self.kept.remove(&doc).is_some();
+        let loaded = load_whole(&bytes)
+            .ok()
+            .and_then(|mut d| same_heads(&d.get_heads(), &heads).then_some(d));
+        let Some(loaded) = loaded else {
+            tracing::warn!(%doc, %space, "dropped a document a peer sent: its bytes do not load to the heads it named");
+            if !kept_now {
+                self.rejected.push(doc);
+            }
+            return None;
+        };
+        if !kept_now {
+            self.from_kept.insert(doc);
+        }
+        let loaded = Loaded {
+            doc: loaded.with_actor(self.actor.clone()),
+            chunks: 0,
+        };
+        self.received.insert(doc, (bytes, heads));
+        self.dirty.insert(doc, (space, loaded, true));
+        Some(())
+    }
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }
 
 impl DocStore for HostDocs<'_> {
@@ -132,6 +208,11 @@ impl DocStore for HostDocs<'_> {
             .into_iter()
             .map(|(id, heads)| (id, heads.into_iter().map(ChangeHash).collect()))
             .collect();
+        for (id, r) in self.kept.iter() {
+            if r.space == space {
+                out.insert(*id, r.heads.iter().copied().map(ChangeHash).collect());
+            }
+        }
         for (id, (s, loaded, _)) in self.dirty.iter_mut() {
             if *s == space {
                 out.insert(*id, loaded.doc.get_heads());
@@ -149,9 +230,19 @@ impl DocStore for HostDocs<'_> {
         if let Some((s, loaded, _)) = self.dirty.get_mut(&doc) {
             return (*s == space).then(|| loaded.doc.get_heads());
         }
+        if let Some(r) = self.kept.get(&doc) {
+            return (r.space == space).then(|| r.heads.iter().copied().map(ChangeHash).collect());
+        }
         // The index row holds the heads of what is stored, which is the document.
-        let meta = self.store.meta(doc).ok()??;
-        (meta.space == space).then(|| meta.heads.into_iter().map(ChangeHash).collect())
+        match self.store.meta(doc).ok()? {
+            Some(meta) => {
+                (meta.space == space).then(|| meta.heads.into_iter().map(ChangeHash).collect())
+            }
+            None => {
+                let (s, heads) = self.store.received_heads(doc).ok()??;
+                (s == space).then(|| heads.into_iter().map(ChangeHash).collect())
+            }
+        }
     }
 
     fn saved(&mut self, space: SpaceId, doc: DocId) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
@@ -159,7 +250,10 @@ impl DocStore for HostDocs<'_> {
             return (*s == space).then(|| (loaded.doc.save(), loaded.doc.get_heads()));
         }
         // The snapshot and the change chunks after it, as stored: what loading would read.
-        let stored = self.store.load(doc).ok()??;
+        // A document kept as received goes on as it came.
+        let Some(stored) = self.store.load(doc).ok()? else {
+            return self.kept_doc(space, doc);
+        };
         if stored.meta.space != space {
             return None;
         }
@@ -206,7 +300,11 @@ impl DocStore for HostDocs<'_> {
                 new.push((doc, bytes));
             }
         }
-        for (doc, bytes, loaded) in load_all(new) {
+        let loaded = on_every_core(new, |(doc, bytes)| {
+            let loaded = cohort_sync::engine::load_whole(&bytes);
+            (doc, bytes, loaded)
+        });
+        for (doc, bytes, loaded) in loaded {
             let made = loaded.map(|d| {
                 let mut loaded = Loaded {
                     doc: d.with_actor(self.actor.clone()),
@@ -219,50 +317,65 @@ impl DocStore for HostDocs<'_> {
         }
         out
     }
+
+    fn keep_whole(&mut self, space: SpaceId, docs: Vec<Whole>) -> Option<Vec<(DocId, bool)>> {
+        if docs.len() < KEEP_WHOLE_AT_LEAST {
+            return None;
+        }
+        Some(
+            docs.into_iter()
+                .map(|w| {
+                    if self.holds(w.doc) {
+                        return (w.doc, false);
+                    }
+                    self.kept.insert(
+                        w.doc,
+                        Received {
+                            id: w.doc,
+                            space,
+                            heads: w.heads.iter().map(|h| h.0).collect(),
+                            bytes: w.bytes,
+                        },
+                    );
+                    (w.doc, true)
+                })
+                .collect(),
+        )
+    }
 }
 
-/// Documents loaded whole ([`cohort_sync::engine::load_whole`]) from their bytes, on as many
-/// threads as there are cores when there are enough of them to be worth it.
-#[allow(clippy::type_complexity)]
-fn load_all(
-    docs: Vec<(DocId, Vec<u8>)>,
-) -> Vec<(
-    DocId,
-    Vec<u8>,
-    std::result::Result<AutoCommit, automerge::AutomergeError>,
-)> {
+/// `f` applied to every item, on as many threads as there are cores when there are enough
+/// items to be worth it (at least 8 per thread), in the items' order.
+pub(super) fn on_every_core<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     const PER_THREAD_AT_LEAST: usize = 8;
-    let load = |(doc, bytes): (DocId, Vec<u8>)| {
-        let loaded = cohort_sync::engine::load_whole(&bytes);
-        (doc, bytes, loaded)
-    };
     let threads = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
-        .min(docs.len() / PER_THREAD_AT_LEAST);
+        .min(items.len() / PER_THREAD_AT_LEAST);
     if threads <= 1 {
-        return docs.into_iter().map(load).collect();
+        return items.into_iter().map(f).collect();
     }
-    let per = docs.len().div_ceil(threads);
-    let mut parts: Vec<Vec<(DocId, Vec<u8>)>> = Vec::with_capacity(threads);
-    let mut docs = docs.into_iter();
+    let per = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
     loop {
-        let part: Vec<_> = docs.by_ref().take(per).collect();
+        let part: Vec<T> = items.by_ref().take(per).collect();
         if part.is_empty() {
             break;
         }
         parts.push(part);
     }
+    let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(load).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| match h.join() {
-                Ok(loaded) => loaded,
-                // A panic inside automerge's loader: re-raise it here.
+                Ok(done) => done,
+                // A panic inside `f` (automerge's loader): re-raise it here.
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
@@ -603,6 +716,9 @@ impl Core {
                 engine,
                 dirty,
                 received,
+                kept,
+                from_kept,
+                rejected,
                 memberships,
                 joining,
                 requests,
@@ -614,6 +730,9 @@ impl Core {
                 cache: &mut self.cache,
                 dirty,
                 received,
+                kept,
+                from_kept,
+                rejected,
                 actor: &self.actor,
             };
             let auth = HostAuth {
@@ -673,6 +792,9 @@ impl Core {
         }
         let result = self.persist_synced(persist);
         self.sync.received.clear();
+        self.sync.kept.clear();
+        self.sync.from_kept.clear();
+        self.sync.rejected.clear();
         // Whatever happened, documents go back to the cache: persisted ones with their new
         // chunk count, the rest (only read, or refused) as they were.
         for (id, (_, loaded, fresh)) in self.sync.dirty.drain() {
@@ -755,6 +877,7 @@ impl Core {
     pub fn sync_status(&mut self) -> Result<Vec<SpaceSyncView>> {
         let sessions = self.sync.engine.sessions();
         let joins = self.pending_joins()?;
+        let indexing: BTreeMap<SpaceId, u64> = self.received_waiting()?.into_iter().collect();
         let mut out = Vec::new();
         for info in self.spaces()? {
             let mine: Vec<_> = sessions
@@ -774,6 +897,7 @@ impl Core {
                 joining: None,
                 bytes_sent: bytes.sent,
                 bytes_received: bytes.received,
+                indexing: indexing.get(&info.id).copied().unwrap_or(0),
             });
         }
         if let Some(link) = self.linking()? {
@@ -789,6 +913,7 @@ impl Core {
                 ),
                 bytes_sent: 0,
                 bytes_received: 0,
+                indexing: indexing.get(&link.space).copied().unwrap_or(0),
             });
         }
         for space in self.sync.joining.clone() {
@@ -805,6 +930,7 @@ impl Core {
                 joining: Some("waiting for a member".into()),
                 bytes_sent: 0,
                 bytes_received: 0,
+                indexing: indexing.get(&space).copied().unwrap_or(0),
             });
         }
         for (space, join) in joins {
@@ -819,6 +945,7 @@ impl Core {
                 last_sync: None,
                 bytes_sent: 0,
                 bytes_received: 0,
+                indexing: indexing.get(&space).copied().unwrap_or(0),
                 joining: Some(
                     join.refused
                         .unwrap_or_else(|| "waiting for a member".into()),
@@ -878,18 +1005,28 @@ impl Core {
     }
 
     /// Writes documents changed by peers in one transaction, then announces them.
+    /// Documents kept as received in this call are written too (to load and index later),
+    /// and kept ones found bad are dropped.
     fn persist_synced(&mut self, items: Vec<(SpaceId, DocId, Vec<ChangeHash>)>) -> Result<()> {
-        if items.is_empty() {
+        let mut batch = WriteBatch {
+            received: self.sync.kept.drain().map(|(_, r)| r).collect(),
+            settled: std::mem::take(&mut self.sync.rejected),
+            ..WriteBatch::default()
+        };
+        if items.is_empty() && batch.received.is_empty() && batch.settled.is_empty() {
             return Ok(());
         }
         let now = self.clock.now();
-        let mut writes = Vec::new();
         let mut events = Vec::new();
         let mut logs = Vec::new();
         for (space, id, since) in items {
             let Some((_, loaded, fresh)) = self.sync.dirty.get_mut(&id) else {
                 continue;
             };
+            // A kept document made in this call is settled, whether it is stored or refused.
+            if self.sync.from_kept.remove(&id) {
+                batch.settled.push(id);
+            }
             // New changes to a document held here go in as a chunk. A keystroke-sized one
             // marks the search rows stale (the next search re-indexes the document), as local
             // keystrokes do, rather than re-indexing a long text on every keystroke.
@@ -939,34 +1076,25 @@ impl Core {
                     DocData::Append(delta)
                 }
             };
-            if meta.kind == DocKind::Membership {
-                logs.push((space, id));
-            }
-            if meta.kind == DocKind::Profile && space == self.me.personal_space {
-                // Another of this person's devices may have listed a new cohort.
-                self.sync.devices_due = true;
-            }
-            events.push(ChangeEvent {
-                doc: id,
-                space,
-                kind: meta.kind,
-                change: ChangeKind::Imported,
-            });
-            writes.push(DocWrite { meta, data, fts });
+            self.note_arrival(&meta, &mut events, &mut logs);
+            batch.docs.push(DocWrite { meta, data, fts });
         }
-        if !writes.is_empty() {
-            self.store.write(&WriteBatch { docs: writes })?;
+        if !batch.received.is_empty() {
+            self.sync.kept_news = true;
         }
-        for event in events {
-            let _ = self.events.send(event);
-        }
-        for (space, log) in logs {
+        self.store.write(&batch)?;
+        for (_, log) in &logs {
             // The log is persisted; move it into the cache so refold can read it.
-            if let Some((_, loaded, _)) = self.sync.dirty.remove(&log) {
-                self.cache.put(log, loaded);
+            if let Some((_, loaded, _)) = self.sync.dirty.remove(log) {
+                self.cache.put(*log, loaded);
             }
-            self.refold(space, log)?;
         }
-        Ok(())
+        self.announce_arrivals(events, logs)
+    }
+
+    /// Whether documents were kept as received since the last call (the node then loads
+    /// them in the background).
+    pub fn take_kept_news(&mut self) -> bool {
+        std::mem::take(&mut self.sync.kept_news)
     }
 }

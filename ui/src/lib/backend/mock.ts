@@ -132,6 +132,8 @@ export class MockBackend implements Backend {
   private peerList: PeerView[] = [];
   private lastSync = new Map<SpaceId, Timestamp>();
   private pending = new Map<SpaceId, number>();
+  /** Documents received from peers and not yet indexed, per space (`sync_status`). */
+  private indexing = new Map<SpaceId, number>();
   private invites = new Map<string, { space: SpaceId; role: Role; uses: number }>();
   private deviceLinks = new Set<string>();
   private myDevices: DeviceView[] = [];
@@ -286,6 +288,11 @@ export class MockBackend implements Backend {
     this.devices.set(device, this.me.person);
     this.emitPersonal('membership');
     return device;
+  }
+
+  /** Simulates `count` documents received from a peer in `space` and still being indexed. */
+  receiveUnindexed(space: SpaceId, count: number): void {
+    this.indexing.set(space, count);
   }
 
   /** Simulates one of the person's devices refusing this device's pending link. */
@@ -1144,6 +1151,7 @@ export class MockBackend implements Backend {
           joining: null,
           bytes_sent: 0,
           bytes_received: 0,
+          indexing: this.indexing.get(s.id) ?? 0,
         })),
     sync_now: () => {
       const at = this.now();

@@ -37,4 +37,9 @@ bytes_sent: number,
 /**
  * Bytes of sync frames about this space received from peers since the node started.
  */
-bytes_received: number, };
+bytes_received: number, 
+/**
+ * Documents received from peers and stored, not yet indexed (not listed or searched
+ * until they are; see `cohort sync status`).
+ */
+indexing: number, };
