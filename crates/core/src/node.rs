@@ -95,6 +95,10 @@ const MAX_TICKET_ADDRS: usize = 8;
 const MAX_TICKET_CIRCUITS: usize = 4;
 /// How often the loop wakes without events (engine work, join redials).
 const TICK: Duration = Duration::from_millis(500);
+/// How often the indexer looks again while a sync session is busy, and the longest it
+/// leaves received documents unindexed because of one.
+const INDEX_RECHECK: Duration = Duration::from_millis(50);
+const INDEX_YIELDS_AT_MOST: Duration = Duration::from_secs(10);
 /// Refusals of peers' requests are logged at most this often.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 /// Frames queued per peer writer before the loop waits for it.
@@ -302,8 +306,26 @@ async fn index_received<H: CoreHost>(
     wake: Arc<Notify>,
     loop_commands: mpsc::Sender<Command>,
 ) {
+    let mut yielded_since: Option<Instant> = None;
     loop {
-        let batch = lock(&host).core().take_received(INGEST_DOCS, INGEST_BYTES);
+        // A first sync still arriving has the machine first (the indexer would slow it
+        // down), but not for longer than `INDEX_YIELDS_AT_MOST` at a time.
+        let batch = {
+            let mut host = lock(&host);
+            let core = host.core();
+            let waited = yielded_since.is_some_and(|t| t.elapsed() >= INDEX_YIELDS_AT_MOST);
+            if !waited && core.sync_busy() && core.has_received().unwrap_or(false) {
+                None
+            } else {
+                Some(core.take_received(INGEST_DOCS, INGEST_BYTES))
+            }
+        };
+        let Some(batch) = batch else {
+            yielded_since.get_or_insert_with(Instant::now);
+            tokio::time::sleep(INDEX_RECHECK).await;
+            continue;
+        };
+        yielded_since = None;
         let batch = match batch {
             Ok(b) if !b.is_empty() => b,
             Ok(_) => {

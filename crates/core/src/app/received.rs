@@ -171,6 +171,20 @@ impl Core {
         }
     }
 
+    /// Whether a sync session is still exchanging documents (not yet compared, or with
+    /// documents in flight): the indexer leaves the machine to it until it is done.
+    pub fn sync_busy(&self) -> bool {
+        self.sync
+            .engine_sessions()
+            .iter()
+            .any(|s| s.active && (!s.compared || s.pending > 0))
+    }
+
+    /// Whether any received document waits to be indexed.
+    pub fn has_received(&self) -> Result<bool> {
+        Ok(!self.store.oldest_received(1, 0)?.is_empty())
+    }
+
     /// How many received documents wait to be indexed, per space.
     pub fn received_waiting(&self) -> Result<Vec<(SpaceId, u64)>> {
         Ok(self.store.received_counts()?)

@@ -89,6 +89,11 @@ pub(super) struct SyncState {
 }
 
 impl SyncState {
+    /// The engine's sessions.
+    pub(super) fn engine_sessions(&self) -> Vec<cohort_sync::engine::SessionInfo> {
+        self.engine.sessions()
+    }
+
     pub(super) fn new() -> SyncState {
         SyncState {
             engine: Engine::new(Config::default()),
