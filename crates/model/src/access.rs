@@ -45,7 +45,17 @@ pub(crate) fn opt_string<R: ReadDoc>(
     key: &str,
     path: &str,
 ) -> Result<Option<String>> {
-    match value_at(doc, obj, key)? {
+    as_opt_string(doc, value_at(doc, obj, key)?, key, path)
+}
+
+/// [`opt_string`] of a value already read.
+fn as_opt_string<R: ReadDoc>(
+    doc: &R,
+    found: Option<(Value<'_>, ObjId)>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>> {
+    match found {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Str(s) => Ok(Some(s.to_string())),
@@ -75,9 +85,7 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    let text = string(doc, obj, key, path)?;
-    text.parse()
-        .map_err(|e: T::Err| ModelError::malformed(join(path, key), e.to_string()))
+    required(opt_parsed(doc, obj, key, path)?, key, path)
 }
 
 /// An optional value parsed from a string; null or absent is `None`.
@@ -91,13 +99,26 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    match opt_string(doc, obj, key, path)? {
+    parse_text(opt_string(doc, obj, key, path)?, key, path)
+}
+
+fn parse_text<T>(text: Option<String>, key: &str, path: &str) -> Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match text {
         None => Ok(None),
         Some(text) => text
             .parse()
             .map(Some)
             .map_err(|e: T::Err| ModelError::malformed(join(path, key), e.to_string())),
     }
+}
+
+/// A value that must be there.
+fn required<T>(value: Option<T>, key: &str, path: &str) -> Result<T> {
+    value.ok_or_else(|| ModelError::malformed(join(path, key), "missing"))
 }
 
 /// An optional integer (Int, Uint or Timestamp scalar).
@@ -107,7 +128,12 @@ pub(crate) fn opt_int<R: ReadDoc>(
     key: &str,
     path: &str,
 ) -> Result<Option<i64>> {
-    match value_at(doc, obj, key)? {
+    as_opt_int(value_at(doc, obj, key)?, key, path)
+}
+
+/// [`opt_int`] of a value already read.
+fn as_opt_int(found: Option<(Value<'_>, ObjId)>, key: &str, path: &str) -> Result<Option<i64>> {
+    match found {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
@@ -129,12 +155,17 @@ pub(crate) fn opt_int<R: ReadDoc>(
 
 /// A required integer.
 pub(crate) fn int<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, path: &str) -> Result<i64> {
-    opt_int(doc, obj, key, path)?.ok_or_else(|| ModelError::malformed(join(path, key), "missing"))
+    required(opt_int(doc, obj, key, path)?, key, path)
 }
 
 /// A boolean; absent or null reads as `false`.
 pub(crate) fn flag<R: ReadDoc>(doc: &R, obj: &ObjId, key: &str, path: &str) -> Result<bool> {
-    match value_at(doc, obj, key)? {
+    as_flag(value_at(doc, obj, key)?, key, path)
+}
+
+/// [`flag`] of a value already read.
+fn as_flag(found: Option<(Value<'_>, ObjId)>, key: &str, path: &str) -> Result<bool> {
+    match found {
         None => Ok(false),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Boolean(b) => Ok(*b),
@@ -159,7 +190,17 @@ pub(crate) fn opt_object<R: ReadDoc>(
     ty: ObjType,
     path: &str,
 ) -> Result<Option<ObjId>> {
-    match value_at(doc, obj, key)? {
+    as_opt_object(value_at(doc, obj, key)?, key, ty, path)
+}
+
+/// [`opt_object`] of a value already read.
+fn as_opt_object(
+    found: Option<(Value<'_>, ObjId)>,
+    key: &str,
+    ty: ObjType,
+    path: &str,
+) -> Result<Option<ObjId>> {
+    match found {
         None => Ok(None),
         Some((Value::Object(t), id)) if t == ty => Ok(Some(id)),
         Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Null) => Ok(None),
@@ -178,8 +219,86 @@ pub(crate) fn object<R: ReadDoc>(
     ty: ObjType,
     path: &str,
 ) -> Result<ObjId> {
-    opt_object(doc, obj, key, ty, path)?
-        .ok_or_else(|| ModelError::malformed(join(path, key), "missing"))
+    required(opt_object(doc, obj, key, ty, path)?, key, path)
+}
+
+/// Every field of a map read in one pass over it, for readers that take most of an
+/// object's fields (a lookup per field costs a search of the document each). Each reader
+/// checks its field as the free function of the same name does.
+pub(crate) struct Fields<'a, R: ReadDoc> {
+    doc: &'a R,
+    path: &'a str,
+    items: Vec<(String, Value<'static>, ObjId)>,
+}
+
+impl<'a, R: ReadDoc> Fields<'a, R> {
+    /// The fields of map `obj` (at `path`, for error messages).
+    pub(crate) fn read(doc: &'a R, obj: &ObjId, path: &'a str) -> Fields<'a, R> {
+        let items = doc
+            .map_range(obj, ..)
+            .map(|item| {
+                let id = item.id();
+                (item.key.into_owned(), Value::from(item.value), id)
+            })
+            .collect();
+        Fields { doc, path, items }
+    }
+
+    /// The keys read, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(|(k, _, _)| k.as_str())
+    }
+
+    fn get(&self, key: &str) -> Option<(Value<'static>, ObjId)> {
+        self.items
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, id)| (v.clone(), id.clone()))
+    }
+
+    pub(crate) fn opt_string(&self, key: &str) -> Result<Option<String>> {
+        as_opt_string(self.doc, self.get(key), key, self.path)
+    }
+
+    pub(crate) fn opt_parsed<T>(&self, key: &str) -> Result<Option<T>>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        parse_text(self.opt_string(key)?, key, self.path)
+    }
+
+    pub(crate) fn parsed<T>(&self, key: &str) -> Result<T>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        required(self.opt_parsed(key)?, key, self.path)
+    }
+
+    pub(crate) fn opt_int(&self, key: &str) -> Result<Option<i64>> {
+        as_opt_int(self.get(key), key, self.path)
+    }
+
+    pub(crate) fn int(&self, key: &str) -> Result<i64> {
+        required(self.opt_int(key)?, key, self.path)
+    }
+
+    pub(crate) fn flag(&self, key: &str) -> Result<bool> {
+        as_flag(self.get(key), key, self.path)
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<String> {
+        required(self.opt_string(key)?, key, self.path)
+    }
+
+    pub(crate) fn opt_object(&self, key: &str, ty: ObjType) -> Result<Option<ObjId>> {
+        as_opt_object(self.get(key), key, ty, self.path)
+    }
+
+    pub(crate) fn object(&self, key: &str, ty: ObjType) -> Result<ObjId> {
+        required(self.opt_object(key, ty)?, key, self.path)
+    }
 }
 
 /// The map objects of a list, with their paths.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ROOT, ReadDoc};
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, join};
@@ -200,7 +200,8 @@ impl Thread {
     /// Reads and validates a thread.
     pub fn read<R: ReadDoc>(doc: &R) -> Result<Thread> {
         let header = header::expect_kind(doc, DocKind::Thread)?;
-        let anchor = match access::opt_object(doc, &ROOT, "anchor", ObjType::Map, "")? {
+        let root = access::Fields::read(doc, &ROOT, "");
+        let anchor = match root.opt_object("anchor", ObjType::Map)? {
             Some(obj) => Some(Anchor {
                 lesson: access::parsed(doc, &obj, "lesson", "anchor")?,
                 start: access::string(doc, &obj, "start", "anchor")?,
@@ -209,11 +210,20 @@ impl Thread {
             }),
             None => None,
         };
-        let map = access::object(doc, &ROOT, "posts", ObjType::Map, "")?;
+        let map = root.object("posts", ObjType::Map)?;
         let mut posts = Vec::new();
-        for key in access::keys(doc, &map) {
+        for item in doc.map_range(&map, ..) {
+            let id = item.id();
+            let key = item.key;
             let path = join("posts", &key);
-            let obj = access::object(doc, &map, &key, ObjType::Map, "posts")?;
+            let obj = match (Value::from(item.value), id) {
+                (Value::Object(ObjType::Map), obj) => obj,
+                (_, _) => {
+                    // Not a map: the same error the single-field reader gives.
+                    access::object(doc, &map, &key, ObjType::Map, "posts")?;
+                    continue;
+                }
+            };
             let post = read_post(doc, &obj, &path)?;
             if post.id.to_string() != key {
                 return Err(ModelError::malformed(
@@ -223,7 +233,7 @@ impl Thread {
             }
             posts.push(post);
         }
-        let first: ItemId = access::parsed(doc, &ROOT, "first_post", "")?;
+        let first: ItemId = root.parsed("first_post")?;
         // The opening post first, then the rest by time (ties broken by id, so every copy
         // shows the same order).
         posts.sort_by_key(|p| (p.id != first, p.created_at, p.id));
@@ -232,14 +242,14 @@ impl Thread {
         }
         Ok(Thread {
             header,
-            kind: access::parsed(doc, &ROOT, "thread_kind", "")?,
-            title: access::string(doc, &ROOT, "title", "")?,
-            lesson: access::opt_parsed(doc, &ROOT, "lesson", "")?,
+            kind: root.parsed("thread_kind")?,
+            title: root.string("title")?,
+            lesson: root.opt_parsed("lesson")?,
             anchor,
             posts,
-            accepted: access::opt_parsed(doc, &ROOT, "accepted", "")?,
-            created_by: access::parsed(doc, &ROOT, "created_by", "")?,
-            created_at: Timestamp(access::int(doc, &ROOT, "created_at", "")?),
+            accepted: root.opt_parsed("accepted")?,
+            created_by: root.parsed("created_by")?,
+            created_at: Timestamp(root.int("created_at")?),
         })
     }
 
@@ -415,11 +425,13 @@ fn find_post<R: ReadDoc>(doc: &R, post: ItemId) -> Result<(String, ObjId)> {
 }
 
 fn read_post<R: ReadDoc>(doc: &R, obj: &ObjId, path: &str) -> Result<Post> {
+    let post = access::Fields::read(doc, obj, path);
     let mut reactions: BTreeMap<String, Vec<PersonId>> = BTreeMap::new();
-    if let Some(map) = access::opt_object(doc, obj, "reactions", ObjType::Map, path)? {
+    if let Some(map) = post.opt_object("reactions", ObjType::Map)? {
         let rpath = join(path, "reactions");
-        for key in access::keys(doc, &map) {
-            if !access::flag(doc, &map, &key, &rpath)? {
+        let flags = access::Fields::read(doc, &map, &rpath);
+        for key in flags.keys() {
+            if !flags.flag(key)? {
                 continue;
             }
             let (person, emoji) = key.split_once(':').ok_or_else(|| {
@@ -432,13 +444,13 @@ fn read_post<R: ReadDoc>(doc: &R, obj: &ObjId, path: &str) -> Result<Post> {
         }
     }
     Ok(Post {
-        id: access::parsed(doc, obj, "id", path)?,
-        author: access::parsed(doc, obj, "author", path)?,
-        body: access::opt_string(doc, obj, "body", path)?.unwrap_or_default(),
-        created_at: Timestamp(access::int(doc, obj, "created_at", path)?),
-        edited_at: access::opt_int(doc, obj, "edited_at", path)?.map(Timestamp),
-        reply_to: access::opt_parsed(doc, obj, "reply_to", path)?,
+        id: post.parsed("id")?,
+        author: post.parsed("author")?,
+        body: post.opt_string("body")?.unwrap_or_default(),
+        created_at: Timestamp(post.int("created_at")?),
+        edited_at: post.opt_int("edited_at")?.map(Timestamp),
+        reply_to: post.opt_parsed("reply_to")?,
         reactions,
-        deleted: access::flag(doc, obj, "deleted", path)?,
+        deleted: post.flag("deleted")?,
     })
 }
