@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{CoreError, Result};
 use crate::sync_views::{PeerView, SyncNotice, SyncNoticeKind};
-use crate::{ChangeKind, Core, INGEST_BYTES, INGEST_DOCS};
+use crate::{ChangeKind, Core, INGEST_BYTES, INGEST_DOCS, PreparedBatch};
 
 /// Access to the core a node runs over (the core itself, or an adapter that owns one).
 pub trait CoreHost: Send + 'static {
@@ -307,6 +307,11 @@ async fn index_received<H: CoreHost>(
     loop_commands: mpsc::Sender<Command>,
 ) {
     let mut yielded_since: Option<Instant> = None;
+    // One batch is loaded (on blocking threads) while the one before it is written, so the
+    // write, which holds the core, overlaps the next load. `after` is the last received
+    // document taken.
+    let mut in_flight: Option<tokio::task::JoinHandle<PreparedBatch>> = None;
+    let mut after = 0;
     loop {
         // A first sync still arriving has the machine first (the indexer would slow it
         // down), but not for longer than `INDEX_YIELDS_AT_MOST` at a time.
@@ -314,10 +319,14 @@ async fn index_received<H: CoreHost>(
             let mut host = lock(&host);
             let core = host.core();
             let waited = yielded_since.is_some_and(|t| t.elapsed() >= INDEX_YIELDS_AT_MOST);
-            if !waited && core.sync_busy() && core.has_received().unwrap_or(false) {
+            if in_flight.is_none()
+                && !waited
+                && core.sync_busy()
+                && core.has_received().unwrap_or(false)
+            {
                 None
             } else {
-                Some(core.take_received(INGEST_DOCS, INGEST_BYTES))
+                Some(core.take_received_after(after, INGEST_DOCS, INGEST_BYTES))
             }
         };
         let Some(batch) = batch else {
@@ -326,37 +335,39 @@ async fn index_received<H: CoreHost>(
             continue;
         };
         yielded_since = None;
-        let batch = match batch {
-            Ok(b) if !b.is_empty() => b,
-            Ok(_) => {
-                wake.notified().await;
-                continue;
+        let next = match batch {
+            Ok(b) if !b.is_empty() => {
+                after = b.last();
+                Some(tokio::task::spawn_blocking(move || b.prepare()))
             }
+            Ok(_) => None,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the received documents");
-                wake.notified().await;
-                continue;
+                None
             }
         };
-        let prepared = match tokio::task::spawn_blocking(move || batch.prepare()).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "indexing received documents failed");
+        match in_flight.take() {
+            Some(loading) => match loading.await {
+                Ok(prepared) => {
+                    let settled = lock(&host).core().settle_received(prepared);
+                    match settled {
+                        Ok(n) => {
+                            tracing::debug!(documents = n, "indexed received documents");
+                            let _ = loop_commands.try_send(Command::Indexed);
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot store received documents"),
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "indexing received documents failed"),
+            },
+            None if next.is_none() => {
+                // Nothing (more) to take: start from the first again when woken.
+                after = 0;
                 wake.notified().await;
-                continue;
             }
-        };
-        let settled = lock(&host).core().settle_received(prepared);
-        match settled {
-            Ok(n) => {
-                tracing::debug!(documents = n, "indexed received documents");
-                let _ = loop_commands.try_send(Command::Indexed);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot store received documents");
-                wake.notified().await;
-            }
+            None => {}
         }
+        in_flight = next;
     }
 }
 

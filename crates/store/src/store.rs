@@ -185,7 +185,22 @@ impl Store {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<Received>, StoreError> {
-        inbox::oldest(&self.conn, limit, max_bytes).map_err(self.map())
+        Ok(self
+            .received_after(0, limit, max_bytes)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    /// Like [`Store::oldest_received`], only those after position `after` in arrival order,
+    /// each with its position (to take the next ones after it).
+    pub fn received_after(
+        &self,
+        after: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(i64, Received)>, StoreError> {
+        inbox::oldest(&self.conn, after, limit, max_bytes).map_err(self.map())
     }
 
     /// How many documents are kept as received, per space (spaces with none left out).

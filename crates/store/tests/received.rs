@@ -96,6 +96,13 @@ fn the_oldest_come_first_within_a_byte_budget() -> TestResult {
         ids(t.store.oldest_received(10, 250)?),
         vec![doc_id(5), doc_id(2)]
     );
+    // The next ones after a position, while those before it are still being prepared.
+    let all = t.store.received_after(0, 10, 10_000)?;
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "in arrival order");
+    let after_second = t.store.received_after(all[1].0, 10, 10_000)?;
+    assert_eq!(after_second.len(), 1);
+    assert_eq!(after_second[0].1.id, doc_id(9));
+    assert!(t.store.received_after(all[2].0, 10, 10_000)?.is_empty());
     // One that alone passes the budget still comes.
     t.store.write(&WriteBatch {
         settled: vec![doc_id(5), doc_id(2)],

@@ -29,6 +29,8 @@ pub const INGEST_BYTES: usize = 4 << 20;
 /// ([`Core::take_received`]).
 pub struct ReceivedBatch {
     docs: Vec<Received>,
+    /// Where the last of them is in the store's order ([`Core::take_received_after`]).
+    last: i64,
     now: Timestamp,
 }
 
@@ -46,6 +48,12 @@ impl ReceivedBatch {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
+    }
+
+    /// Where the last document of the batch is in the store's order: take the next batch
+    /// after it while this one is still being prepared.
+    pub fn last(&self) -> i64 {
+        self.last
     }
 
     /// Loads (on every core), checks and indexes the documents; needs no access to the core,
@@ -104,8 +112,21 @@ fn check(
 impl Core {
     /// The received documents waiting longest (see the module docs), to prepare.
     pub fn take_received(&self, max_docs: usize, max_bytes: usize) -> Result<ReceivedBatch> {
+        self.take_received_after(0, max_docs, max_bytes)
+    }
+
+    /// The received documents waiting longest that come after `after` in the store's order
+    /// ([`ReceivedBatch::last`] of a batch taken before and not yet settled).
+    pub fn take_received_after(
+        &self,
+        after: i64,
+        max_docs: usize,
+        max_bytes: usize,
+    ) -> Result<ReceivedBatch> {
+        let docs = self.store.received_after(after, max_docs, max_bytes)?;
         Ok(ReceivedBatch {
-            docs: self.store.oldest_received(max_docs, max_bytes)?,
+            last: docs.last().map_or(after, |(seq, _)| *seq),
+            docs: docs.into_iter().map(|(_, r)| r).collect(),
             now: self.clock.now(),
         })
     }

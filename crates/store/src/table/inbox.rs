@@ -84,17 +84,19 @@ pub(crate) fn heads(conn: &Connection, id: &[u8]) -> rusqlite::Result<Option<Rec
         .optional()
 }
 
-/// The oldest kept documents: at most `limit`, and no more than `max_bytes` of bytes (but
-/// always at least one).
+/// The oldest kept documents after position `after`, with their positions: at most
+/// `limit`, and no more than `max_bytes` of bytes (but always at least one).
 pub(crate) fn oldest(
     conn: &Connection,
+    after: i64,
     limit: usize,
     max_bytes: usize,
-) -> rusqlite::Result<Vec<Received>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, space, heads, bytes FROM inbox ORDER BY seq LIMIT ?1")?;
+) -> rusqlite::Result<Vec<(i64, Received)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, space, heads, bytes, seq FROM inbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut rows = stmt.query([limit])?;
+    let mut rows = stmt.query(params![after, limit])?;
     let mut out = Vec::new();
     let mut total = 0usize;
     while let Some(row) = rows.next()? {
@@ -103,7 +105,7 @@ pub(crate) fn oldest(
         if !out.is_empty() && total > max_bytes {
             break;
         }
-        out.push(r);
+        out.push((row.get(4)?, r));
     }
     Ok(out)
 }
