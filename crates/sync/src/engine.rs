@@ -122,6 +122,14 @@ pub trait DocStore {
             })
             .collect()
     }
+
+    /// Documents of `space` to send before the others, in this order, when several are due
+    /// (those a peer needs first, such as the space's membership log, which admits a joining
+    /// device): none by default.
+    fn send_first(&mut self, _space: SpaceId) -> Vec<DocId> {
+        Vec::new()
+    }
+
     /// Keeps documents a peer sent whole, which this host lacks, as the bytes and heads they
     /// came with, without loading them now: one outcome per document, `false` where the
     /// host refuses it (as for [`DocStore::create_doc`]). A host that keeps a document
@@ -1644,6 +1652,12 @@ impl Engine {
             for space in spaces {
                 let mut batch: Vec<(DocId, Vec<u8>)> = Vec::new();
                 let mut batch_bytes = protocol::batch_header_len(0);
+                // Only worth asking when many documents are due (a first sync).
+                let mut first = match c.sessions.get(&space) {
+                    Some(s) if s.dirty.len() > 1 => store.send_first(space),
+                    _ => Vec::new(),
+                }
+                .into_iter();
                 loop {
                     if c.unsent >= config.max_unsent {
                         break;
@@ -1651,7 +1665,8 @@ impl Engine {
                     let Some(s) = c.sessions.get_mut(&space) else {
                         break;
                     };
-                    let Some(doc_id) = s.dirty.pop_first() else {
+                    let due_first = first.by_ref().find(|d| s.dirty.remove(d));
+                    let Some(doc_id) = due_first.or_else(|| s.dirty.pop_first()) else {
                         break;
                     };
                     let Some(entry) = s.docs.get_mut(&doc_id) else {

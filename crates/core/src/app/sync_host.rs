@@ -48,6 +48,8 @@ pub(super) struct SyncState {
     /// Documents sent whole during one `handle` call and kept as sent (written with that
     /// call's transaction, then loaded in the background).
     kept: HashMap<DocId, Received>,
+    /// The order they arrived in (the order they are stored in, and so indexed in).
+    kept_order: Vec<DocId>,
     /// Documents made during one `handle` call from the store's kept ones: settled when
     /// written.
     from_kept: HashSet<DocId>,
@@ -100,6 +102,7 @@ impl SyncState {
             dirty: HashMap::new(),
             received: HashMap::new(),
             kept: HashMap::new(),
+            kept_order: Vec::new(),
             from_kept: HashSet::new(),
             rejected: Vec::new(),
             // Documents may be waiting from the last run.
@@ -127,6 +130,7 @@ struct HostDocs<'a> {
     dirty: &'a mut HashMap<DocId, (SpaceId, Loaded, bool)>,
     received: &'a mut HashMap<DocId, (Vec<u8>, Vec<ChangeHash>)>,
     kept: &'a mut HashMap<DocId, Received>,
+    kept_order: &'a mut Vec<DocId>,
     from_kept: &'a mut HashSet<DocId>,
     rejected: &'a mut Vec<DocId>,
     actor: &'a automerge::ActorId,
@@ -323,6 +327,26 @@ impl DocStore for HostDocs<'_> {
         out
     }
 
+    fn send_first(&mut self, space: SpaceId) -> Vec<DocId> {
+        // The membership log admits a joining device, and profiles (member cards, or the
+        // person's own profile for a linked device) name people: a receiver that indexes
+        // documents in arrival order takes these first.
+        [DocKind::Membership, DocKind::Profile]
+            .into_iter()
+            .flat_map(|kind| {
+                self.store
+                    .list(&ListFilter {
+                        kinds: Some(vec![kind]),
+                        spaces: Some(vec![space]),
+                        include_deleted: true,
+                        ..ListFilter::default()
+                    })
+                    .unwrap_or_default()
+            })
+            .map(|m| m.id)
+            .collect()
+    }
+
     fn keep_whole(&mut self, space: SpaceId, docs: Vec<Whole>) -> Option<Vec<(DocId, bool)>> {
         if docs.len() < KEEP_WHOLE_AT_LEAST {
             return None;
@@ -333,6 +357,7 @@ impl DocStore for HostDocs<'_> {
                     if self.holds(w.doc) {
                         return (w.doc, false);
                     }
+                    self.kept_order.push(w.doc);
                     self.kept.insert(
                         w.doc,
                         Received {
@@ -722,6 +747,7 @@ impl Core {
                 dirty,
                 received,
                 kept,
+                kept_order,
                 from_kept,
                 rejected,
                 memberships,
@@ -736,6 +762,7 @@ impl Core {
                 dirty,
                 received,
                 kept,
+                kept_order,
                 from_kept,
                 rejected,
                 actor: &self.actor,
@@ -798,6 +825,7 @@ impl Core {
         let result = self.persist_synced(persist);
         self.sync.received.clear();
         self.sync.kept.clear();
+        self.sync.kept_order.clear();
         self.sync.from_kept.clear();
         self.sync.rejected.clear();
         // Whatever happened, documents go back to the cache: persisted ones with their new
@@ -883,21 +911,26 @@ impl Core {
         let sessions = self.sync.engine.sessions();
         let joins = self.pending_joins()?;
         let indexing: BTreeMap<SpaceId, u64> = self.received_waiting()?.into_iter().collect();
-        let mut out = Vec::new();
-        for info in self.spaces()? {
+        // Peers syncing `space` now, and documents in flight with them.
+        let live = |space: SpaceId| {
             let mine: Vec<_> = sessions
                 .iter()
-                .filter(|s| s.space == info.id && s.active)
+                .filter(|s| s.space == space && s.active)
                 .collect();
             let mut peers: Vec<DeviceId> = mine.iter().map(|s| s.peer).collect();
             peers.sort_unstable();
             peers.dedup();
+            (peers.len(), mine.iter().map(|s| s.pending).sum::<usize>())
+        };
+        let mut out = Vec::new();
+        for info in self.spaces()? {
+            let (peers, pending) = live(info.id);
             let bytes = self.sync.engine.space_bytes(info.id);
             out.push(SpaceSyncView {
                 space: info.id,
                 name: info.name,
-                peers: peers.len(),
-                pending: mine.iter().map(|s| s.pending).sum(),
+                peers,
+                pending,
                 last_sync: self.sync.last_sync.get(&info.id).copied(),
                 joining: None,
                 bytes_sent: bytes.sent,
@@ -957,6 +990,26 @@ impl Core {
                 ),
             });
         }
+        // A cohort whose documents arrived and are still being indexed (its charter, which
+        // names it, among them).
+        for (space, n) in indexing {
+            if out.iter().any(|v| v.space == space) {
+                continue;
+            }
+            let bytes = self.sync.engine.space_bytes(space);
+            let (peers, pending) = live(space);
+            out.push(SpaceSyncView {
+                space,
+                name: format!("cohort {} (arriving)", space.short()),
+                peers,
+                pending,
+                last_sync: self.sync.last_sync.get(&space).copied(),
+                joining: None,
+                bytes_sent: bytes.sent,
+                bytes_received: bytes.received,
+                indexing: n,
+            });
+        }
         Ok(out)
     }
 
@@ -1014,7 +1067,10 @@ impl Core {
     /// and kept ones found bad are dropped.
     fn persist_synced(&mut self, items: Vec<(SpaceId, DocId, Vec<ChangeHash>)>) -> Result<()> {
         let mut batch = WriteBatch {
-            received: self.sync.kept.drain().map(|(_, r)| r).collect(),
+            received: std::mem::take(&mut self.sync.kept_order)
+                .into_iter()
+                .filter_map(|id| self.sync.kept.remove(&id))
+                .collect(),
             settled: std::mem::take(&mut self.sync.rejected),
             ..WriteBatch::default()
         };
