@@ -3,6 +3,7 @@
 use cohort_model::{DocId, DocKind, SpaceId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::{bad, heads_bytes, heads_column, id16};
 use crate::types::DocMeta;
 
 /// Schema v1. `snapshot` is last so list queries rarely touch its overflow pages; `heads` is
@@ -31,19 +32,6 @@ CREATE INDEX docs_by_parent ON docs(parent, updated_at DESC) WHERE parent IS NOT
 pub(crate) const META_COLUMNS: &str =
     "id, space, kind, title, parent, created_at, updated_at, deleted, summary, heads";
 
-fn bad(column: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        column,
-        rusqlite::types::Type::Blob,
-        format!("invalid {what} in docs table").into(),
-    )
-}
-
-fn id16(row: &Row<'_>, column: usize, what: &str) -> rusqlite::Result<[u8; 16]> {
-    let bytes: Vec<u8> = row.get(column)?;
-    bytes.try_into().map_err(|_| bad(column, what))
-}
-
 /// Reads a [`DocMeta`] from [`META_COLUMNS`] starting at column `at`.
 pub(crate) fn meta_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<DocMeta> {
     let kind: String = row.get(at + 2)?;
@@ -54,18 +42,7 @@ pub(crate) fn meta_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<DocMet
             p.try_into().map_err(|_| bad(at + 4, "parent"))?,
         )),
     };
-    let heads: Vec<u8> = row.get(at + 9)?;
-    if !heads.len().is_multiple_of(32) {
-        return Err(bad(at + 9, "heads"));
-    }
-    let heads = heads
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect();
+    let heads = heads_column(row, at + 9)?;
     Ok(DocMeta {
         id: DocId::from_bytes(id16(row, at, "id")?),
         space: SpaceId::from_bytes(id16(row, at + 1, "space")?),
@@ -82,23 +59,10 @@ pub(crate) fn meta_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<DocMet
 
 /// `(id, heads)` from a row selecting exactly those two columns.
 pub(crate) fn id_and_heads(row: &Row<'_>) -> rusqlite::Result<crate::DocHeads> {
-    let heads: Vec<u8> = row.get(1)?;
-    if !heads.len().is_multiple_of(32) {
-        return Err(bad(1, "heads"));
-    }
-    let heads = heads
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect();
-    Ok((DocId::from_bytes(id16(row, 0, "id")?), heads))
-}
-
-pub(crate) fn heads_bytes(heads: &[[u8; 32]]) -> Vec<u8> {
-    heads.concat()
+    Ok((
+        DocId::from_bytes(id16(row, 0, "id")?),
+        heads_column(row, 1)?,
+    ))
 }
 
 /// Inserts or updates a document's metadata; a new row gets an empty snapshot.

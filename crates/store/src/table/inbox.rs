@@ -5,6 +5,7 @@
 use cohort_model::{DocId, SpaceId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::{heads_bytes, heads_column, id16};
 use crate::types::{Received, ReceivedHeads};
 
 /// Schema v3. `seq` keeps arrival order.
@@ -19,48 +20,24 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_by_space ON inbox(space);
 ";
 
-fn bad(column: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        column,
-        rusqlite::types::Type::Blob,
-        format!("invalid {what} in inbox table").into(),
-    )
-}
-
-fn id16(row: &Row<'_>, column: usize, what: &str) -> rusqlite::Result<[u8; 16]> {
-    let bytes: Vec<u8> = row.get(column)?;
-    bytes.try_into().map_err(|_| bad(column, what))
-}
-
-fn heads_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Vec<[u8; 32]>> {
-    let heads: Vec<u8> = row.get(column)?;
-    if heads.is_empty() || !heads.len().is_multiple_of(32) {
-        return Err(bad(column, "heads"));
-    }
-    Ok(heads
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect())
-}
-
 /// Reads `id, space, heads, bytes`.
 fn received(row: &Row<'_>) -> rusqlite::Result<Received> {
     Ok(Received {
         id: DocId::from_bytes(id16(row, 0, "id")?),
         space: SpaceId::from_bytes(id16(row, 1, "space")?),
-        heads: heads_at(row, 2)?,
+        heads: heads_column(row, 2)?,
         bytes: row.get(3)?,
     })
 }
 
 pub(crate) fn insert(conn: &Connection, r: &Received) -> rusqlite::Result<()> {
-    let heads: Vec<u8> = r.heads.concat();
     conn.prepare_cached("INSERT INTO inbox(id, space, heads, bytes) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![r.id.as_bytes(), r.space.as_bytes(), heads, r.bytes])?;
+        .execute(params![
+            r.id.as_bytes(),
+            r.space.as_bytes(),
+            heads_bytes(&r.heads),
+            r.bytes
+        ])?;
     Ok(())
 }
 
@@ -79,7 +56,10 @@ pub(crate) fn get(conn: &Connection, id: &[u8]) -> rusqlite::Result<Option<Recei
 pub(crate) fn heads(conn: &Connection, id: &[u8]) -> rusqlite::Result<Option<ReceivedHeads>> {
     conn.prepare_cached("SELECT space, heads FROM inbox WHERE id = ?1")?
         .query_row([id], |r| {
-            Ok((SpaceId::from_bytes(id16(r, 0, "space")?), heads_at(r, 1)?))
+            Ok((
+                SpaceId::from_bytes(id16(r, 0, "space")?),
+                heads_column(r, 1)?,
+            ))
         })
         .optional()
 }
