@@ -687,22 +687,29 @@ fn keepable_whole(msg: &sync::Message) -> bool {
     !msg.changes.is_empty() && !msg.heads.is_empty() && msg.need.is_empty() && msg.have.is_empty()
 }
 
+/// What `receive_sync_message` does to `state` with a message's flags: the peer's
+/// capabilities, whether it is read-only, and a reset of what we sent it.
+fn take_flags(state: &mut sync::State, flags: Option<sync::MessageFlags>) {
+    let Some(flags) = flags else {
+        return;
+    };
+    let mut caps = vec![Capability::MessageV2];
+    if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
+        caps.push(Capability::SyncReset);
+    }
+    state.their_capabilities = Some(caps);
+    if flags.contains(sync::MessageFlags::SYNC_RESET) {
+        state.sent_hashes.clear();
+    }
+    state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
+}
+
 /// What `receive_sync_message` does to a fresh writable `state` for a [`keepable_whole`]
 /// `msg` received into an empty document, which then holds exactly `msg.heads`: taken
 /// without the document.
 fn receive_kept_whole(state: &mut sync::State, msg: sync::Message) {
     state.in_flight = false;
-    if let Some(flags) = msg.flags {
-        let mut caps = vec![Capability::MessageV2];
-        if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
-            caps.push(Capability::SyncReset);
-        }
-        state.their_capabilities = Some(caps);
-        if flags.contains(sync::MessageFlags::SYNC_RESET) {
-            state.sent_hashes.clear();
-        }
-        state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
-    }
+    take_flags(state, msg.flags);
     state.shared_heads.clone_from(&msg.heads);
     state.their_have = Some(msg.have);
     state.their_heads = Some(msg.heads);
@@ -747,7 +754,8 @@ fn kept_ack(state: &mut sync::State, mut heads: Vec<ChangeHash>) -> sync::Messag
     }
 }
 
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+/// Whether two lists of heads name the same changes (in any order).
+pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort_unstable();
     b.sort_unstable();
@@ -778,14 +786,7 @@ fn is_plain_ack(state: &sync::State, msg: &sync::Message) -> bool {
 /// unseen, and the next `generate_sync_message` would say nothing.
 fn take_plain_ack(state: &mut sync::State, msg: sync::Message) {
     state.in_flight = false;
-    if let Some(flags) = msg.flags {
-        let mut caps = vec![Capability::MessageV2];
-        if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
-            caps.push(Capability::SyncReset);
-        }
-        state.their_capabilities = Some(caps);
-        state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
-    }
+    take_flags(state, msg.flags);
     state.sent_hashes.clear();
     state.last_sent_heads.clone_from(&msg.heads);
     state.shared_heads.clone_from(&msg.heads);
@@ -1457,11 +1458,8 @@ impl Engine {
                                 .docs
                                 .entry(doc_id)
                                 .or_insert_with(|| DocSync::fresh(read_only));
-                            let mut heads = msg.heads.clone();
-                            heads.sort_unstable();
-                            heads.dedup();
+                            entry.kept = Some(msg.heads.clone());
                             receive_kept_whole(&mut entry.state, msg);
-                            entry.kept = Some(heads);
                             entry.idle_rounds = 0;
                             entry.stalled = false;
                             p.persisted.entry((space, doc_id)).or_default();

@@ -10,7 +10,7 @@
 //! not validate, is dropped with a warning, as a bad document sent any other way is; a
 //! peer that holds it offers it again on the next connection.
 
-use automerge::AutoCommit;
+use automerge::{AutoCommit, ChangeHash};
 use cohort_model::{DocId, DocKind, SpaceId, Timestamp};
 use cohort_store::{DocData, DocMeta, DocWrite, FtsEntry, FtsUpdate, Received, WriteBatch};
 
@@ -83,21 +83,28 @@ fn prepare_one(received: Received, now: Timestamp) -> Prepared {
     Prepared { received, outcome }
 }
 
+/// The document kept `bytes` hold, if they load strictly to exactly the `heads` its sender
+/// named; otherwise why not.
+pub(super) fn load_as_named(
+    bytes: &[u8],
+    heads: &[ChangeHash],
+) -> std::result::Result<AutoCommit, String> {
+    let mut doc = cohort_sync::engine::load_whole(bytes)
+        .map_err(|e| format!("its bytes do not load: {e}"))?;
+    if !cohort_sync::engine::same_heads(&doc.get_heads(), heads) {
+        return Err("its bytes load to other heads than its sender named".into());
+    }
+    Ok(doc)
+}
+
 /// The document `r` holds, its index row and search rows, if its bytes load strictly to the
 /// heads its sender named and it is a valid document of that id and space.
 fn check(
     r: &Received,
     now: Timestamp,
 ) -> std::result::Result<(DocMeta, Vec<FtsEntry>, AutoCommit), String> {
-    let mut doc = cohort_sync::engine::load_whole(&r.bytes)
-        .map_err(|e| format!("its bytes do not load: {e}"))?;
-    let mut heads: Vec<[u8; 32]> = doc.get_heads().into_iter().map(|h| h.0).collect();
-    heads.sort_unstable();
-    let mut named = r.heads.clone();
-    named.sort_unstable();
-    if heads != named {
-        return Err("its bytes load to other heads than its sender named".into());
-    }
+    let named: Vec<ChangeHash> = r.heads.iter().copied().map(ChangeHash).collect();
+    let mut doc = load_as_named(&r.bytes, &named)?;
     let (meta, fts) =
         index::meta_and_fts(&mut doc, now).map_err(|e| format!("it does not validate: {e}"))?;
     if meta.id != r.id || meta.space != r.space {
@@ -190,15 +197,6 @@ impl Core {
             }
             total += self.settle_received(batch.prepare())?;
         }
-    }
-
-    /// Whether a sync session is still exchanging documents (not yet compared, or with
-    /// documents in flight): the indexer leaves the machine to it until it is done.
-    pub fn sync_busy(&self) -> bool {
-        self.sync
-            .engine_sessions()
-            .iter()
-            .any(|s| s.active && (!s.compared || s.pending > 0))
     }
 
     /// Whether any received document waits to be indexed.

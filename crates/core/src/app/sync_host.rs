@@ -9,9 +9,7 @@ use automerge::{AutoCommit, ChangeHash};
 use cohort_model::{DocId, DocKind, Membership, PersonId, Role, SpaceId, Timestamp};
 use cohort_store::{DocData, DocWrite, FtsUpdate, ListFilter, Received, Store, WriteBatch};
 use cohort_sync::DeviceId;
-use cohort_sync::engine::{
-    Authorizer, Config, DocStore, Effect, Engine, Event, Millis, Whole, load_whole,
-};
+use cohort_sync::engine::{Authorizer, Config, DocStore, Effect, Engine, Event, Millis, Whole};
 use cohort_sync::membership::{Action, MembershipState};
 use lru::LruCache;
 
@@ -91,11 +89,6 @@ pub(super) struct SyncState {
 }
 
 impl SyncState {
-    /// The engine's sessions.
-    pub(super) fn engine_sessions(&self) -> Vec<cohort_sync::engine::SessionInfo> {
-        self.engine.sessions()
-    }
-
     pub(super) fn new() -> SyncState {
         SyncState {
             engine: Engine::new(Config::default()),
@@ -180,15 +173,15 @@ impl HostDocs<'_> {
     fn load_kept(&mut self, space: SpaceId, doc: DocId) -> Option<()> {
         let (bytes, heads) = self.kept_doc(space, doc)?;
         let kept_now = self.kept.remove(&doc).is_some();
-        let loaded = load_whole(&bytes)
-            .ok()
-            .and_then(|mut d| same_heads(&d.get_heads(), &heads).then_some(d));
-        let Some(loaded) = loaded else {
-            tracing::warn!(%doc, %space, "dropped a document a peer sent: its bytes do not load to the heads it named");
-            if !kept_now {
-                self.rejected.push(doc);
+        let loaded = match super::received::load_as_named(&bytes, &heads) {
+            Ok(loaded) => loaded,
+            Err(why) => {
+                tracing::warn!(%doc, %space, "dropped a document a peer sent: {why}");
+                if !kept_now {
+                    self.rejected.push(doc);
+                }
+                return None;
             }
-            return None;
         };
         if !kept_now {
             self.from_kept.insert(doc);
@@ -201,13 +194,6 @@ impl HostDocs<'_> {
         self.dirty.insert(doc, (space, loaded, true));
         Some(())
     }
-}
-
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
 }
 
 impl DocStore for HostDocs<'_> {
@@ -898,6 +884,16 @@ impl Core {
             }
         }
         self.sync.in_sync = in_sync;
+    }
+
+    /// Whether a sync session is still exchanging documents (not yet compared, or with
+    /// documents in flight): the indexer leaves the machine to it until it is done.
+    pub fn sync_busy(&self) -> bool {
+        self.sync
+            .engine
+            .sessions()
+            .iter()
+            .any(|s| s.active && (!s.compared || s.pending > 0))
     }
 
     /// Happenings since the last call (peers refused, members admitted, spaces in sync).
