@@ -21,7 +21,7 @@ use common::node::{
     connected_to_anyone, eventually_logged, init, log_of, note_titles, notes_of, peers_known,
     posts_of, serve_with, space_content, stop, sync_row, ticket,
 };
-use common::{Cohort, KillOnDrop};
+use common::{Cohort, KillOnDrop, node};
 use serde_json::Value;
 
 const SPACE: &str = "Field notes";
@@ -50,7 +50,7 @@ fn forget_peers(who: &Cohort) {
 }
 
 fn write_note(who: &Cohort, title: &str, body: &str) {
-    who.ok(&["note", "new", "--space", SPACE, title, "--body", body]);
+    node::write_note(who, SPACE, title, body);
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -17,7 +17,7 @@ use common::node::{
     eventually_logged, init, listen_addrs, log_of, member_names, note_titles, serve_with, stop,
     sync_row,
 };
-use common::{Cohort, KillOnDrop};
+use common::{Cohort, KillOnDrop, node};
 use serde_json::Value;
 
 const SPACE: &str = "Night walks";
@@ -117,7 +117,7 @@ fn connected_addr(who: &Cohort, name: &str) -> Option<String> {
 }
 
 fn write_note(who: &Cohort, title: &str, body: &str) {
-    who.ok(&["note", "new", "--space", SPACE, title, "--body", body]);
+    node::write_note(who, SPACE, title, body);
 }
 
 /// Whether both hold exactly the notes titled `titles` and are in sync with a peer.

@@ -17,6 +17,10 @@ fn note_titles(who: &Cohort) -> Vec<String> {
     node::note_titles(who, SPACE)
 }
 
+fn write_note(who: &Cohort, title: &str, body: &str) {
+    node::write_note(who, SPACE, title, body);
+}
+
 fn ticket(ada: &Cohort, uses: &str) -> String {
     node::ticket(ada, SPACE, uses)
 }
@@ -87,15 +91,7 @@ fn three_nodes_join_by_ticket_converge_after_offline_edits_and_a_removed_member_
         (&ben, "Ben offline"),
         (&cy, "Cy offline"),
     ] {
-        who.ok(&[
-            "note",
-            "new",
-            "--space",
-            SPACE,
-            title,
-            "--body",
-            "written offline",
-        ]);
+        write_note(who, title, "written offline");
     }
     let a = serve(&ada, "tcp");
     let b = serve(&ben, "tcp");
@@ -129,15 +125,7 @@ fn three_nodes_join_by_ticket_converge_after_offline_edits_and_a_removed_member_
 
     // Ada removes Cy; her next note reaches Ben and not Cy.
     ada.ok(&["member", "remove", "--space", SPACE, "Cy"]);
-    ada.ok(&[
-        "note",
-        "new",
-        "--space",
-        SPACE,
-        "After Cy left",
-        "--body",
-        "members only",
-    ]);
+    write_note(&ada, "After Cy left", "members only");
     eventually(
         "Ben receives the note written after the removal",
         30,
@@ -162,15 +150,7 @@ fn a_cohort_with_many_documents_is_indexed_after_it_arrives() {
     let ada = init("Ada");
     ada.ok(&["space", "new", SPACE]);
     for i in 0..30 {
-        ada.ok(&[
-            "note",
-            "new",
-            "--space",
-            SPACE,
-            &format!("Note {i:02}"),
-            "--body",
-            "photosynthesis in leaves",
-        ]);
+        write_note(&ada, &format!("Note {i:02}"), "photosynthesis in leaves");
     }
     let a = serve(&ada, "tcp");
     let ticket = ticket(&ada, "2");
@@ -212,15 +192,7 @@ fn a_node_killed_mid_sync_restarts_and_converges() {
     // Ada writes 40 notes (each command goes to her running node); Ben's node is killed
     // while they stream to it.
     for i in 0..40 {
-        ada.ok(&[
-            "note",
-            "new",
-            "--space",
-            SPACE,
-            &format!("Note {i:02}"),
-            "--body",
-            &"x".repeat(200),
-        ]);
+        write_note(&ada, &format!("Note {i:02}"), &"x".repeat(200));
         if i == 10 {
             b.sigkill();
         }

@@ -147,6 +147,52 @@ impl Net {
     }
 }
 
+/// Two data dirs: Ada's, with cohort `name` holding `courses` courses (`edit` runs on each
+/// one's id and number), and Ben's, added to the cohort with `role` and expecting it.
+struct Pair {
+    a_dir: tempfile::TempDir,
+    b_dir: tempfile::TempDir,
+    ada: Core,
+    ben: Core,
+    space: SpaceId,
+    courses: Vec<cohort_model::DocId>,
+}
+
+#[allow(clippy::expect_used, reason = "a test helper")]
+fn ada_with_courses_and_ben(
+    name: &str,
+    courses: usize,
+    role: Role,
+    mut edit: impl FnMut(&mut Core, cohort_model::DocId, usize),
+) -> Pair {
+    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
+    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
+    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
+    let space = ada.create_cohort(name, "").expect("cohort");
+    let courses = (0..courses)
+        .map(|i| {
+            let id = ada
+                .create_course(space, &format!("Course {i}"), "")
+                .expect("course");
+            edit(&mut ada, id, i);
+            id
+        })
+        .collect();
+    let ben_person = ben.me().expect("me").person;
+    ada.add_member(space, ben_person, ben.device(), role)
+        .expect("add");
+    ben.expect_space(space);
+    Pair {
+        a_dir,
+        b_dir,
+        ada,
+        ben,
+        space,
+        courses,
+    }
+}
+
 #[allow(clippy::expect_used, reason = "a test helper")]
 fn titles(core: &Core, kind: DocKind) -> Vec<String> {
     let mut t: Vec<String> = core
@@ -292,19 +338,15 @@ fn synced_notices(core: &mut Core, space: cohort_model::SpaceId) -> usize {
 /// later edit is announced again once acknowledged; a reconnect, once the two compared.
 #[test]
 fn synced_is_announced_after_each_comparison_and_each_acknowledged_edit() {
-    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
-    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
-    let space = ada.create_cohort("Announced", "").expect("cohort");
-    for i in 0..30 {
-        ada.create_course(space, &format!("Course {i}"), "")
-            .expect("course");
-    }
-    let ben_person = ben.me().expect("me").person;
-    ada.add_member(space, ben_person, ben.device(), Role::Learner)
-        .expect("add");
-    ben.expect_space(space);
+    // The dirs are kept (bound) for as long as the cores use them.
+    let Pair {
+        a_dir: _a_dir,
+        b_dir: _b_dir,
+        ada,
+        ben,
+        space,
+        ..
+    } = ada_with_courses_and_ben("Announced", 30, Role::Learner, |_, _, _| {});
     let mut net = Net::new(vec![ada, ben]);
     net.connect(1, 0);
     net.settle();
@@ -378,25 +420,20 @@ fn synced_is_announced_after_each_comparison_and_each_acknowledged_edit() {
 
 #[test]
 fn synced_documents_survive_a_restart_of_the_receiver() {
-    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
-    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
-    let space = ada.create_cohort("Keep", "").expect("cohort");
-    for i in 0..40 {
-        let course = ada
-            .create_course(space, &format!("Course {i}"), "")
-            .expect("course");
+    let Pair {
+        a_dir,
+        b_dir,
+        ada,
+        ben,
+        space,
+        ..
+    } = ada_with_courses_and_ben("Keep", 40, Role::Observer, |ada, course, i| {
         if i % 2 == 0 {
             // Stored as a snapshot and a change chunk.
             ada.update_course(course, None, Some("edited"))
                 .expect("edit");
         }
-    }
-    let ben_person = ben.me().expect("me").person;
-    ada.add_member(space, ben_person, ben.device(), Role::Observer)
-        .expect("add");
-    ben.expect_space(space);
+    });
     let mut net = Net::new(vec![ada, ben]);
     // Ben's node stops before it indexed what it received.
     net.index = false;
@@ -921,22 +958,14 @@ fn a_used_up_or_expired_device_link_is_refused_with_its_reason() {
 /// indexer reaches it is made at once.
 #[test]
 fn kept_documents_are_checked_when_indexed_and_made_at_once_when_needed() {
-    let a_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let b_dir = cohort_testkit::temp_dir().expect("temp dir");
-    let mut ada = cohort_testkit::open_seeded(a_dir.path(), 1).expect("open");
-    let mut ben = cohort_testkit::open_seeded(b_dir.path(), 2).expect("open");
-    let space = ada.create_cohort("Checked", "").expect("cohort");
-    let mut ids = Vec::new();
-    for i in 0..20 {
-        ids.push(
-            ada.create_course(space, &format!("Course {i}"), "")
-                .expect("course"),
-        );
-    }
-    let ben_person = ben.me().expect("me").person;
-    ada.add_member(space, ben_person, ben.device(), Role::Observer)
-        .expect("add");
-    ben.expect_space(space);
+    let Pair {
+        a_dir: _a_dir,
+        b_dir,
+        ada,
+        ben,
+        space,
+        courses: ids,
+    } = ada_with_courses_and_ben("Checked", 20, Role::Observer, |_, _, _| {});
     let mut net = Net::new(vec![ada, ben]);
     net.index = false;
     net.connect(0, 1);

@@ -155,6 +155,11 @@ pub fn ticket(who: &Cohort, space: &str, uses: &str) -> String {
         .to_owned()
 }
 
+/// Writes a note in `space` (through `who`'s running node, if any).
+pub fn write_note(who: &Cohort, space: &str, title: &str, body: &str) {
+    who.ok(&["note", "new", "--space", space, title, "--body", body]);
+}
+
 /// Titles of the notes `who` holds in `space`, sorted (empty if the space is unknown).
 pub fn note_titles(who: &Cohort, space: &str) -> Vec<String> {
     list_titles(who, &["note", "list", "--space", space])
