@@ -66,18 +66,6 @@ impl ReceivedBatch {
     }
 }
 
-impl PreparedBatch {
-    /// How many documents it holds.
-    pub fn len(&self) -> usize {
-        self.docs.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
-    }
-}
-
 fn prepare_one(received: Received, now: Timestamp) -> Prepared {
     let outcome = check(&received, now);
     Prepared { received, outcome }
@@ -201,7 +189,7 @@ impl Core {
 
     /// Whether any received document waits to be indexed.
     pub fn has_received(&self) -> Result<bool> {
-        Ok(!self.store.oldest_received(1, 0)?.is_empty())
+        Ok(!self.store.received_counts()?.is_empty())
     }
 
     /// How many received documents wait to be indexed, per space.
