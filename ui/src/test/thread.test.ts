@@ -36,7 +36,8 @@ describe('thread', () => {
     expect(screen.getAllByTestId('post')[2].textContent).toContain('Sam Learner');
 
     backend.failNext('thread', 'busy', 'busy');
-    await user.click(within(screen.getAllByTestId('post')[2]).getByRole('button', { name: /React 🎉/ }));
+    await user.click(within(screen.getAllByTestId('post')[2]).getByRole('button', { name: 'Add a reaction' }));
+    await user.click(screen.getByRole('menuitemcheckbox', { name: 'React 🎉' }));
     await waitFor(() => expect(within(screen.getAllByTestId('post')[2]).getByRole('button', { name: /React 🎉, 1 so far/ }).getAttribute('aria-pressed')).toBe('true'));
     expect(backend.callsOf('react')).toEqual([{ thread, post: expect.any(String), reaction: '🎉', on: true }]);
   });
@@ -72,14 +73,53 @@ describe('thread', () => {
     expect(screen.queryByTestId('accept')).toBeNull();
   });
 
-  it('toggles a reaction', async () => {
+  it('adds a reaction from the menu and takes it back with its button', async () => {
     const user = userEvent.setup();
     const backend = mock();
     await renderView(ThreadPage, { id: backend.ids.question }, {}, backend);
     const first = (await screen.findAllByTestId('post'))[0];
-    await user.click(within(first).getByRole('button', { name: /React 👍/ }));
+    // Only reactions someone gave have a button; the others are in the menu.
+    expect(within(first).queryByRole('button', { name: /React 👍/ })).toBeNull();
+    const add = within(first).getByRole('button', { name: 'Add a reaction' });
+    expect(add.getAttribute('aria-expanded')).toBe('false');
+    await user.click(add);
+    expect(add.getAttribute('aria-expanded')).toBe('true');
+    const item = screen.getByRole('menuitemcheckbox', { name: 'React 👍' });
+    expect(item.getAttribute('aria-checked')).toBe('false');
+    await user.click(item);
     await waitFor(() => expect(within(screen.getAllByTestId('post')[0]).getByRole('button', { name: /React 👍, 1 so far/ }).getAttribute('aria-pressed')).toBe('true'));
+    expect(screen.queryByRole('menu')).toBeNull();
     expect(backend.callsOf('react')[0]).toMatchObject({ reaction: '👍', on: true });
+
+    // Taking it back removes the button; focus goes to "add a reaction", not to the page.
+    await user.click(within(screen.getAllByTestId('post')[0]).getByRole('button', { name: /React 👍, 1 so far/ }));
+    await waitFor(() => expect(within(screen.getAllByTestId('post')[0]).queryByRole('button', { name: /React 👍/ })).toBeNull());
+    expect(backend.callsOf('react')[1]).toMatchObject({ reaction: '👍', on: false });
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('Add a reaction');
+  });
+
+  it('works the reaction menu from the keyboard', async () => {
+    const user = userEvent.setup();
+    const backend = mock();
+    await renderView(ThreadPage, { id: backend.ids.question }, {}, backend);
+    const first = (await screen.findAllByTestId('post'))[0];
+    within(first).getByRole('button', { name: 'Add a reaction' }).focus();
+    await user.keyboard('{Enter}');
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('React 👍');
+    await user.keyboard('{ArrowRight}');
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('React ❤️');
+    await user.keyboard('{ArrowLeft}{ArrowLeft}');
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('React ❓');
+    // Escape closes without reacting and gives focus back to the button.
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('menu')).toBeNull();
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('Add a reaction');
+    expect(backend.callsOf('react')).toEqual([]);
+    // Enter on an item reacts with it.
+    await user.keyboard('{Enter}{End}{Enter}');
+    await waitFor(() => expect(within(screen.getAllByTestId('post')[0]).getByRole('button', { name: /React ❓, 1 so far/ })).toBeTruthy());
+    expect(backend.callsOf('react')).toEqual([expect.objectContaining({ reaction: '❓', on: true })]);
+    expect(document.activeElement?.getAttribute('aria-label')).toBe('Add a reaction');
   });
 
   it('suggests members after @ and highlights mentions', async () => {
@@ -103,5 +143,40 @@ describe('thread', () => {
     backend.remoteReply(backend.ids.question, backend.ids.ada, 'Thanks, that explains it.');
     await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(3));
     expect(screen.getAllByTestId('post')[2].textContent).toContain('Ada Lovelace');
+  });
+
+  it('shows the top of a long thread first and renders the rest after the first paint', async () => {
+    const backend = mock();
+    const thread = backend.ids.question;
+    for (let i = 0; i < 58; i++) backend.remoteReply(thread, backend.ids.ada, `Long reply number ${i + 1}`);
+    await renderView(ThreadPage, { id: thread }, {}, backend);
+    await screen.findByRole('heading', { level: 1, name: 'Is a moved value copied?' });
+    const list = screen.getByRole('list', { name: 'Posts' });
+    // 60 posts: the first 20 with the thread, marked busy while the rest are still coming.
+    expect(screen.getAllByTestId('post')).toHaveLength(20);
+    expect(list.getAttribute('aria-busy')).toBe('true');
+    await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(60));
+    expect(list.getAttribute('aria-busy')).toBe('false');
+    expect(screen.getAllByTestId('post')[59].textContent).toContain('Long reply number 58');
+  });
+
+  it('renders up to a linked post at once and focuses it, once', async () => {
+    const user = userEvent.setup();
+    const backend = mock();
+    const thread = backend.ids.question;
+    let target = '';
+    for (let i = 0; i < 58; i++) {
+      const id = backend.remoteReply(thread, backend.ids.ada, `Long reply number ${i + 1}`);
+      if (i === 44) target = id;
+    }
+    await renderView(ThreadPage, { id: thread, post: target }, {}, backend);
+    await waitFor(() => expect(document.activeElement?.id).toBe(`post-${target}`));
+    expect(document.activeElement?.textContent).toContain('Long reply number 45');
+    // A reply reloads the thread; focus stays in the reply box instead of jumping back.
+    const box = screen.getByLabelText('Your reply');
+    await user.type(box, 'Another one.');
+    await user.click(screen.getByTestId('send-reply'));
+    await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(61));
+    expect(document.activeElement?.id).not.toBe(`post-${target}`);
   });
 });
