@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::netns::{Lan, Routed, iptables, skip_without_root, udp_probe};
 use common::node::{
     connected_to_anyone, eventually_logged, init, log_of, note_titles, notes_of, peers_known,
-    posts_of, serve_with, space_content, stop, sync_row, ticket,
+    posts_of, run_logged, serve_with, space_content, stop, sync_row, ticket,
 };
 use common::{Cohort, KillOnDrop, node};
 use serde_json::Value;
@@ -105,8 +105,15 @@ fn peers_on_a_lan_find_each_other_by_mdns_and_not_without_it() {
     // Ben joins through the LAN; then both forget every address they have seen.
     let a = serve_on(&ada, "both", "0.0.0.0", &["--no-mdns"]);
     let t = ticket(&ada, SPACE, "1");
-    let run = ben.run(&["--json", "join", &t, "--wait", "30"]);
-    assert_eq!(run.code, Some(0), "join: {}{}", run.stdout, run.stderr);
+    let run = run_logged(&ben, &["--json", "join", &t, "--wait", "30"]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "join: {}\n--- Ben's join:\n{}\n--- Ada's node:\n{}",
+        run.stdout,
+        run.stderr,
+        log_of(&ada.dir)
+    );
     stop(&ada, a);
     for who in [&ada, &ben] {
         forget_peers(who);

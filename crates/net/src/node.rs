@@ -880,7 +880,8 @@ impl Node {
                     // Frames already taken from the queue may never arrive, and the peer's
                     // sessions rely on an unbroken stream. This happens when the stream's
                     // connection closes while another connection to the peer stays up
-                    // (both sides dialed at once): nobody would see a disconnect, and both
+                    // (both sides dialed at once, or dials to several of the peer's
+                    // addresses reached it twice): nobody would see a disconnect, and both
                     // sides would wait forever. Close every connection instead; the peer
                     // stays wanted, so it is redialed and both sides start afresh.
                     tracing::info!(%peer, "sync stream broke; reconnecting to the peer");
@@ -1339,8 +1340,8 @@ async fn accept_streams(
 ///
 /// The peer never writes on this stream, so it is also read: the read ends (end of stream
 /// or an error) as soon as the stream dies under an idle writer, for example with the
-/// connection carrying it. Such an end, or a failed write, makes the result `broken`;
-/// failing to open the stream (a peer that does not speak the protocol) does not.
+/// connection carrying it. Such an end, a failed write, or failing to open the stream for
+/// any reason but a peer that does not speak the protocol makes the result `broken`.
 async fn run_writer(
     mut control: libp2p_stream::Control,
     peer: PeerId,
@@ -1350,12 +1351,12 @@ async fn run_writer(
     let stream = match control.open_stream(peer, SYNC_PROTOCOL).await {
         Ok(stream) => stream,
         Err(e) => {
-            tracing::debug!(%peer, error = %e, "sync stream not opened");
-            return TaskDone::Writer {
-                peer,
-                id,
-                broken: false,
-            };
+            // A peer that does not speak the protocol is left alone. Any other failure means
+            // the connection picked for the stream went away under it (both sides dialed at
+            // once and that connection was closed): handled like a stream that broke.
+            let broken = !matches!(e, libp2p_stream::OpenStreamError::UnsupportedProtocol(_));
+            tracing::debug!(%peer, error = %e, broken, "sync stream not opened");
+            return TaskDone::Writer { peer, id, broken };
         }
     };
     let (mut reader, mut writer) = futures::AsyncReadExt::split(stream);

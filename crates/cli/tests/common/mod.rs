@@ -47,7 +47,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(args: &[&str], out: Output) -> Run {
+    pub fn from_output(args: &[&str], out: Output) -> Run {
         Run {
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             code: out.status.code(),

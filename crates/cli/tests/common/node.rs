@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Cohort, KillOnDrop};
+use super::{Cohort, KillOnDrop, Run};
 
 /// A fresh data dir with `cohort init --name NAME` done.
 pub fn init(name: &str) -> Cohort {
@@ -46,6 +46,24 @@ pub fn serve_plus(who: &Cohort, transport: &str, extra: &[&str]) -> KillOnDrop {
     serve_with(who, &args)
 }
 
+/// The log filter for nodes under test: info, `cohort_net` at debug (`COHORT_TEST_LOG`
+/// overrides it).
+fn test_log_filter() -> String {
+    std::env::var("COHORT_TEST_LOG").unwrap_or_else(|_| "info,cohort_net=debug".into())
+}
+
+/// Runs a one-off `cohort ARGS...` (e.g. `join --wait`) logging at the nodes' test level to
+/// its stderr, so a failure message can show what its node did.
+pub fn run_logged(who: &Cohort, args: &[&str]) -> Run {
+    let out = who
+        .command()
+        .args(args)
+        .env("COHORT_LOG", test_log_filter())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cohort: {e}"));
+    Run::from_output(args, out)
+}
+
 /// Starts `cohort serve ARGS...` (in the user's namespace, if any) at log level info
 /// (`cohort_net` at debug; `COHORT_TEST_LOG` overrides this filter), appending its output to
 /// [`log_of`]; returns once it answers commands.
@@ -62,10 +80,7 @@ pub fn serve_with(who: &Cohort, args: &[&str]) -> KillOnDrop {
         .command()
         .arg("serve")
         .args(args)
-        .env(
-            "COHORT_LOG",
-            std::env::var("COHORT_TEST_LOG").unwrap_or_else(|_| "info,cohort_net=debug".into()),
-        )
+        .env("COHORT_LOG", test_log_filter())
         .stdout(file)
         .stderr(err)
         .spawn()
