@@ -1,5 +1,6 @@
-//! Generates the Tauri context (config, icons, capabilities) and the permission for the one
-//! app command, so a capability must name `allow-call` before the UI may invoke it.
+//! Generates the Tauri context (config, icons, capabilities) and the permissions for the app
+//! commands (`call`, `startup`), so a capability must name `allow-call` / `allow-startup`
+//! before the UI may invoke them.
 //!
 //! The UI is embedded from `../ui/dist` (built by `npm --prefix ui run build`, which
 //! `tauri build` runs first). When it has not been built, as in a Rust-only check
@@ -47,7 +48,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(&["call"]));
+        .app_manifest(tauri_build::AppManifest::new().commands(&["call", "startup"]));
     tauri_build::try_build(attributes)?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Cohort's desktop app: a thin Tauri 2 shell over `cohort-api`.
 //!
 //! It opens the data dir ([`shell`]), serves the UI one command, `call(cmd, args)`, that
-//! forwards to `Api::call`, turns the core's change events into `cohort://change` events
+//! forwards to `Api::call` (plus `startup`, where the page reports how long the launch took,
+//! see [`startup`]), turns the core's change events into `cohort://change` events
 //! ([`events`]), and adds what a desktop app needs: a native menu ([`menu`]), remembered
 //! window size and position, and `cohort://join/<ticket>` links ([`deep_link`]) that reach
 //! the running instance (one instance per data dir).
@@ -13,6 +14,7 @@ mod events;
 mod menu;
 mod options;
 mod shell;
+mod startup;
 mod sync;
 
 use std::path::{Path, PathBuf};
@@ -129,6 +131,7 @@ fn setup<R: Runtime>(
     data_dir: Option<PathBuf>,
     options: &Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    startup::phase("setup");
     let sample = !options.no_sample;
     let Some(dir) = data_dir else {
         let message = format!(
@@ -151,6 +154,7 @@ fn setup<R: Runtime>(
         }
     };
     tracing::info!("data dir: {}", shell.root().display());
+    startup::phase("data dir open");
 
     let changes = shell.subscribe()?;
     let api = shell.api();
@@ -204,6 +208,7 @@ fn setup<R: Runtime>(
         .ok_or("tauri.conf.json has no main window")?
         .clone();
     WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    startup::phase("window created");
     Ok(())
 }
 
@@ -237,6 +242,7 @@ fn context() -> tauri::Context<tauri::Wry> {
 }
 
 fn main() -> ExitCode {
+    startup::note_launch();
     let options = match Options::parse(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))
     {
         Ok(options) => options,
@@ -259,6 +265,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    startup::phase("main");
 
     let data_dir = resolve_data_dir(options.data_dir.clone());
     let context = context();
@@ -276,7 +283,7 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_dialog::init())
         .menu(menu::build)
         .on_menu_event(menu::handle)
-        .invoke_handler(tauri::generate_handler![call])
+        .invoke_handler(tauri::generate_handler![call, startup::startup])
         .setup(move |app| setup(app.handle(), data_dir, &options))
         .build(context);
     let app = match app {

@@ -1,29 +1,29 @@
 // Desktop benchmark (not part of the test run): the release desktop app on a data dir of
 // 10,000 documents, side by side with an empty Tauri 2 app built with the same tauri
-// version, features and profile (src-tauri/examples/empty_app.rs), both launched the same
-// way (tauri-driver + WebKitWebDriver under Xvfb), alternating, RUNS times each.
+// version, features and profile (src-tauri/examples/empty_app.rs), both launched directly
+// under Xvfb, as a person launches them (no WebDriver), alternating, RUNS times each.
 //
-// Per launch, from the moment the kernel started the app's process (/proc/PID/stat):
-//   - painted: the page's first contentful paint (Paint Timing, performance.timeOrigin +
-//     startTime), i.e. the window shows something;
+// Per launch, from the moment this script started the app's process:
+//   - painted: the page's first contentful paint (Paint Timing), i.e. the window shows text;
 //   - interactive (Cohort only): the `cohort:interactive` mark, set on the frame after the
 //     start view has rendered the list it loaded (ui/src/lib/perf.ts);
+//   both as the page reports them to the app's `startup` command, which logs them
+//   (src-tauri/src/startup.rs; the empty app shares that module and reports its paint the
+//   same way, examples/empty_app/dist/startup.js);
 //   - idle memory after IDLE_SECS: PSS (smaps_rollup) of the app process and every process
 //     below it (WebKitWebProcess, WebKitNetworkProcess), summed.
 // Budgets (issue "desktop app"): painted < 0.5 s, interactive < 1 s, idle PSS no more than
 // the empty app's + 60 MB.
 //
-// Started by ./bench.sh, which builds both apps and sets:
+// Started by ./bench.sh, which builds both apps, starts Xvfb and sets:
 //   COHORT_DESKTOP_APP, COHORT_EMPTY_APP   the two binaries
-//   WEBDRIVER_PORT                          tauri-driver's port
 //   BENCH_DATA_DIR                          the 10,000-document data dir (read-only use)
 //   RUNS (default 5), IDLE_SECS (default 10), BENCH_JSON (write raw results there)
 
-import { readFileSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { remote } from 'webdriverio';
 
-const PORT = Number(required('WEBDRIVER_PORT'));
 const COHORT = required('COHORT_DESKTOP_APP');
 const EMPTY = required('COHORT_EMPTY_APP');
 const DATA = required('BENCH_DATA_DIR');
@@ -37,38 +37,10 @@ function required(name) {
   return value;
 }
 
-const CLK_TCK = 100; // USER_HZ on Linux
-const BOOT_MS = (() => {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('btime '));
-  if (!line) throw new Error('no btime in /proc/stat');
-  return Number(line.split(/\s+/)[1]) * 1000;
-})();
-
 /** Fields of /proc/PID/stat after the command name (index 0 = state). */
 function statFields(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** When the kernel started PID, in epoch milliseconds (10 ms resolution). */
-function startedAtMs(pid) {
-  return BOOT_MS + (Number(statFields(pid)[19]) / CLK_TCK) * 1000;
-}
-
-function pidsOf(exe) {
-  const real = realpathSync(exe);
-  const pids = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/exe`) === real) pids.push(Number(entry));
-    } catch {
-      // Gone, or not ours.
-    }
-  }
-  return pids;
 }
 
 /** PID and every process below it. */
@@ -107,67 +79,56 @@ function pss(pids) {
   return { total, each };
 }
 
-async function launch(application, args) {
-  return remote({
-    hostname: '127.0.0.1',
-    port: PORT,
-    logLevel: 'warn',
-    connectionRetryCount: 0,
-    capabilities: {
-      'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application, args },
-    },
-  });
-}
+/** Wall-clock now in ms since the Unix epoch, sub-millisecond. */
+const nowMs = () => performance.timeOrigin + performance.now();
 
-/** Page timings: timeOrigin, first (contentful) paint and the interactive mark, if set. */
-async function timings(browser) {
-  return browser.execute(() => {
-    const paint = {};
-    for (const e of performance.getEntriesByType('paint')) paint[e.name] = e.startTime;
-    const mark = performance.getEntriesByName('cohort:interactive', 'mark')[0];
-    const nav = performance.getEntriesByType('navigation')[0];
-    return {
-      origin: performance.timeOrigin,
-      paint,
-      interactive: mark ? mark.startTime : null,
-      domContentLoaded: nav ? nav.domContentLoadedEventEnd : null,
-      load: nav ? nav.loadEventEnd : null,
-    };
-  });
-}
-
+/**
+ * Launches `exe`, waits for its startup line (and the interactive mark if `needsMark`),
+ * measures idle memory, and stops it.
+ */
 async function measure(label, exe, args, needsMark) {
-  const browser = await launch(exe, args);
+  const launched = nowMs();
+  const child = spawn(exe, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, COHORT_LOG: 'warn,cohort_desktop=info,empty_app=info' },
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => (log += d));
   try {
-    const pids = pidsOf(exe);
-    if (pids.length !== 1) throw new Error(`${label}: expected one app process, found ${pids}`);
-    const pid = pids[0];
-    const started = startedAtMs(pid);
     const deadline = Date.now() + WAIT_MS;
-    let t;
-    for (;;) {
-      t = await timings(browser);
-      const painted = t.paint['first-contentful-paint'] ?? null;
-      if (painted !== null && (!needsMark || t.interactive !== null)) break;
-      if (Date.now() > deadline) throw new Error(`${label}: no paint/interactive mark after ${WAIT_MS} ms: ${JSON.stringify(t)}`);
+    let marks = null;
+    while (!marks) {
+      // Log lines may carry colour codes.
+      const line = log
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')
+        .find((l) => l.includes('startup: painted'));
+      if (line) {
+        const field = (name) => {
+          const m = new RegExp(`${name}=([0-9.]+)`).exec(line);
+          return m ? Number(m[1]) : null;
+        };
+        marks = { painted: field('painted_at_ms'), interactive: field('interactive_at_ms') };
+        if (marks.painted === null || (needsMark && marks.interactive === null)) {
+          throw new Error(`${label}: the startup line lacks a mark: ${line}`);
+        }
+        break;
+      }
+      if (child.exitCode !== null) throw new Error(`${label} exited (${child.exitCode}) before reporting its startup:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`${label}: no startup line after ${WAIT_MS} ms:\n${log}`);
       await sleep(20);
     }
-    const since = (ms) => (ms === null ? null : t.origin + ms - started);
+    const since = (ms) => (ms === null ? null : ms - launched);
     await sleep(IDLE_SECS * 1000);
-    const mem = pss(tree(pid));
-    return {
-      painted: since(t.paint['first-contentful-paint']),
-      firstPaint: since(t.paint['first-paint'] ?? null),
-      interactive: since(t.interactive),
-      load: since(t.load),
-      pssKb: mem.total,
-      processes: mem.each,
-    };
+    const mem = pss(tree(child.pid));
+    return { painted: since(marks.painted), interactive: since(marks.interactive), pssKb: mem.total, processes: mem.each };
   } finally {
-    await browser.deleteSession().catch(() => {});
-    const deadline = Date.now() + 20_000;
-    while (pidsOf(exe).length > 0 && Date.now() < deadline) await sleep(100);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Desktop benchmark (not part of the test run): builds the release desktop app and the empty
-# Tauri baseline, makes sure the 10,000-document data set exists, starts Xvfb and
-# tauri-driver, and runs bench.mjs, which prints a Markdown table for docs/benchmarks.md.
+# Tauri baseline, makes sure the 10,000-document data set exists, starts Xvfb, and runs
+# bench.mjs, which launches both apps directly (as a person does) and prints a Markdown table
+# for docs/benchmarks.md.
 #
 #     tests/desktop/bench.sh
 #
@@ -41,7 +42,7 @@ if [ ! -f "$HERE/node_modules/.package-lock.json" ] ||
     npm ci --prefix "$HERE" --no-audit --no-fund
 fi
 
-start_display_and_driver
+start_display
 echo "desktop bench: $COHORT_DESKTOP_APP vs $COHORT_EMPTY_APP on $BENCH_DATA_DIR, display $DISPLAY" >&2
 cd "$HERE"
 node bench.mjs

@@ -2,7 +2,7 @@
 # display it picks itself, tauri-driver on free ports, and a cleanup that always stops what
 # was started. Source it after setting TMP_PREFIX; it sets HERE (this directory), ROOT (the
 # repository) and CARGO_TARGET_DIR (default $HOME/.cache/cohort-target) and loads cargo's
-# environment; then call start_display_and_driver.
+# environment; then call start_display_and_driver (or start_display alone).
 # shellcheck shell=bash
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -76,10 +76,9 @@ for cmd in Xvfb WebKitWebDriver tauri-driver node npm; do
     fi
 done
 
-# start_display_and_driver: Xvfb, then tauri-driver; exports DISPLAY and WEBDRIVER_PORT, and
-# points the app's XDG dirs into the temp dir.
-start_display_and_driver() {
-    # Xvfb on a display it picks itself.
+# start_display: Xvfb on a display it picks itself; exports DISPLAY, and points the app's
+# data and XDG dirs into the temp dir.
+start_display() {
     Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$TMP/display" 2>"$TMP/xvfb.log" &
     XVFB_PID=$!
     for _ in $(seq 100); do
@@ -89,18 +88,22 @@ start_display_and_driver() {
     done
     DISPLAY=":$(head -n1 "$TMP/display")"
     export DISPLAY
+    export COHORT_DATA_DIR="$TMP/data"
+    export XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/share" XDG_CACHE_HOME="$TMP/cache"
+    export SCREENSHOT_DIR="$ROOT/docs/screenshots"
+    mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$SCREENSHOT_DIR"
+}
 
-    # tauri-driver on free ports, the app's files in the temp dir.
+# start_display_and_driver: start_display, then tauri-driver on free ports; also exports
+# WEBDRIVER_PORT.
+start_display_and_driver() {
+    start_display
     free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
     }
     WEBDRIVER_PORT="$(free_port)"
     NATIVE_PORT="$(free_port)"
     export WEBDRIVER_PORT
-    export COHORT_DATA_DIR="$TMP/data"
-    export XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/share" XDG_CACHE_HOME="$TMP/cache"
-    export SCREENSHOT_DIR="$ROOT/docs/screenshots"
-    mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$SCREENSHOT_DIR"
     tauri-driver --port "$WEBDRIVER_PORT" --native-port "$NATIVE_PORT" \
         --native-driver "$(command -v WebKitWebDriver)" >"$TMP/tauri-driver.log" 2>&1 &
     DRIVER_PID=$!

@@ -15,4 +15,8 @@ async function backend(): Promise<Backend> {
 const target = document.getElementById('app');
 if (!target) throw new Error('the page has no #app element');
 
-void backend().then((b) => mount(App, { target, props: { backend: b } }));
+void backend().then((b) => {
+  // The static "Opening your data…" line from index.html makes way for the app.
+  target.replaceChildren();
+  mount(App, { target, props: { backend: b } });
+});

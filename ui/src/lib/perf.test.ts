@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { INTERACTIVE, markInteractive } from './perf';
+import { INTERACTIVE, markInteractive, onStartup, type StartupMarks } from './perf';
 
 function marks() {
   return performance.getEntriesByName(INTERACTIVE, 'mark');
@@ -26,5 +26,22 @@ describe('markInteractive', () => {
     await nextFrame();
     expect(marks()).toHaveLength(1);
     expect(marks()[0]?.startTime).toBe(first);
+  });
+
+  it('hands the startup marks to listeners once, as wall-clock times', async () => {
+    const got: StartupMarks[] = [];
+    const off = onStartup((m) => got.push(m));
+    const before = performance.timeOrigin + performance.now();
+    markInteractive();
+    await nextFrame();
+    markInteractive();
+    await nextFrame();
+    off();
+    expect(got).toHaveLength(1);
+    const at = got[0]?.interactive_at_ms ?? 0;
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(performance.timeOrigin + performance.now());
+    // jsdom paints nothing: no first contentful paint to report.
+    expect(got[0]?.painted_at_ms).toBeNull();
   });
 });

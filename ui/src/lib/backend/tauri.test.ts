@@ -25,6 +25,17 @@ describe('TauriBackend', () => {
     expect(seen).toEqual([['call', { cmd: 'spaces', args: {} }]]);
   });
 
+  it('reports the startup marks to the `startup` command', async () => {
+    const seen: Array<[string, unknown]> = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return null;
+    });
+    new TauriBackend().reportStartup({ painted_at_ms: 1000.5, interactive_at_ms: 1200 });
+    await settle();
+    expect(seen).toEqual([['startup', { marks: { painted_at_ms: 1000.5, interactive_at_ms: 1200 } }]]);
+  });
+
   it('delivers change events and the lagged refresh from cohort://change', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const b = new TauriBackend();

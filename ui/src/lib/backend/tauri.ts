@@ -1,6 +1,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { SyncNotice } from '../bindings';
+import type { StartupMarks } from '../perf';
 import {
   toBackendError,
   toMenuAction,
@@ -55,6 +56,11 @@ export class TauriBackend implements Backend {
     return subscribe<{ ticket: string }>('cohort://deep-link', (p) => {
       if (p && typeof p.ticket === 'string') cb(p.ticket);
     });
+  }
+
+  reportStartup(marks: StartupMarks): void {
+    // Only logged by the shell: nothing to tell the user if it fails.
+    invoke('startup', { marks }).catch((err: unknown) => console.warn('cannot report startup times', err));
   }
 
   onMenu(cb: (action: MenuAction) => void): () => void {

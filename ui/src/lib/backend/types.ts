@@ -1,4 +1,5 @@
 import type { ChangeEvent, Commands, ErrorCode, SyncNotice } from '../bindings';
+import type { StartupMarks } from '../perf';
 
 /** The name of a bridge command. */
 export type Cmd = keyof Commands;
@@ -59,6 +60,8 @@ export interface Backend {
    * shortcuts in the app itself.
    */
   onMenu(cb: (action: MenuAction) => void): () => void;
+  /** Hands the launch's startup marks to the shell, which logs them (desktop only). */
+  reportStartup?(marks: StartupMarks): void;
 }
 
 /** A failed call: the `{ code, message }` the core returned (or a transport failure). */
