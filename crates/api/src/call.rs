@@ -185,6 +185,10 @@ commands! {
     /// Documents of any of `kinds`, optionally of one space and with one parent.
     list(ListArgs { kinds: Vec<DocKind>, space: Option<SpaceId>, parent: Option<DocId> }) -> Vec<DocSummary>
         => |api, a| api.list(&a.kinds, a.space, a.parent);
+    /// Documents of any of `kinds` in a space changed after `since`, newest first, at most
+    /// `limit` (what changed since you last looked, without listing everything).
+    changes(ChangesArgs { space: SpaceId, kinds: Vec<DocKind>, since: Timestamp, limit: usize }) -> Vec<DocSummary>
+        => |api, a| api.changes(&a.kinds, a.space, a.since, a.limit);
     /// The index row of one document.
     summary(SummaryArgs { id: DocId }) -> DocSummary => |api, a| api.summary(a.id);
     /// Full-text search, optionally in one space and of some kinds, at most `limit` results.
@@ -608,6 +612,67 @@ mod tests {
             Ok(v) => panic!("{cmd}({args}) should fail but returned {v}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn changes_lists_what_changed_after_a_time_newest_first() {
+        let dir = cohort_testkit::temp_dir().expect("temp dir");
+        let clock = Arc::new(crate::ManualClock::new(cohort_testkit::EPOCH));
+        let options = OpenOptions {
+            clock: clock.clone(),
+            ids: Box::new(crate::SequentialIds::new(1)),
+            display_name: Some("Test Learner".into()),
+            cache_docs: 64,
+        };
+        let mut api = Api::open(dir.path(), options).expect("open");
+        let space = call(
+            &mut api,
+            "create_cohort",
+            json!({"name": "Readers", "purpose": "Read"}),
+        );
+        let thread = |api: &mut Api, title: &str| {
+            call(
+                api,
+                "new_thread",
+                json!({"space": space, "kind": "question", "title": title, "body": "?"}),
+            )
+        };
+        let old = thread(&mut api, "Old");
+        clock.advance(1_000);
+        let seen = cohort_testkit::EPOCH.0 + 500;
+        let newer = thread(&mut api, "Newer");
+        clock.advance(1_000);
+        let newest = thread(&mut api, "Newest");
+        let ids = |v: Value| -> Vec<Value> {
+            v.as_array()
+                .map(|a| a.iter().map(|d| d["id"].clone()).collect())
+                .unwrap_or_default()
+        };
+        let changed = call(
+            &mut api,
+            "changes",
+            json!({"space": space, "kinds": ["thread"], "since": seen, "limit": 10}),
+        );
+        assert_eq!(ids(changed), vec![newest.clone(), newer.clone()]);
+        // A reply makes the old thread changed too, and newest.
+        clock.advance(1_000);
+        call(
+            &mut api,
+            "reply",
+            json!({"thread": old, "body": "!", "reply_to": null}),
+        );
+        let changed = call(
+            &mut api,
+            "changes",
+            json!({"space": space, "kinds": ["thread", "lesson"], "since": seen, "limit": 2}),
+        );
+        assert_eq!(ids(changed), vec![old, newest]);
+        let none = call(
+            &mut api,
+            "changes",
+            json!({"space": space, "kinds": ["note"], "since": seen, "limit": 10}),
+        );
+        assert_eq!(none, json!([]));
     }
 
     #[test]

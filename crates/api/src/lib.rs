@@ -44,6 +44,9 @@ pub use cohort_model::{
 };
 pub use error::{ApiError, ApiResult, ErrorCode};
 
+/// The most documents [`Api::changes`] returns at once.
+pub const MAX_CHANGES: usize = 500;
+
 /// An open data dir and every command and query over it.
 #[derive(Debug)]
 pub struct Api {
@@ -119,6 +122,20 @@ impl Api {
         parent: Option<DocId>,
     ) -> ApiResult<Vec<DocSummary>> {
         Ok(self.core.list(kinds, space, parent)?)
+    }
+
+    /// Documents of `kinds` in `space` changed after `since`, newest first, at most `limit`
+    /// (at most [`MAX_CHANGES`] however many are asked for).
+    pub fn changes(
+        &mut self,
+        kinds: &[DocKind],
+        space: SpaceId,
+        since: Timestamp,
+        limit: usize,
+    ) -> ApiResult<Vec<DocSummary>> {
+        Ok(self
+            .core
+            .changed_since(kinds, space, since, limit.min(MAX_CHANGES))?)
     }
 
     /// The index row of one document.

@@ -754,6 +754,29 @@ impl Core {
             .collect())
     }
 
+    /// Documents of `kinds` in `space` changed after `since`, newest first, at most `limit`:
+    /// what changed since someone last looked, without listing everything.
+    pub fn changed_since(
+        &self,
+        kinds: &[DocKind],
+        space: SpaceId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DocSummary>> {
+        Ok(self
+            .store
+            .list(&ListFilter {
+                kinds: Some(kinds.to_vec()),
+                spaces: Some(vec![space]),
+                updated_after: Some(since),
+                limit: Some(limit),
+                ..ListFilter::default()
+            })?
+            .into_iter()
+            .map(DocSummary::from)
+            .collect())
+    }
+
     // --------------------------------------------------------------------- courses ---
 
     /// Creates a course in `space`.

@@ -253,6 +253,10 @@ impl Store {
             values.push(parent.as_bytes().to_vec().into());
             sql.push_str(&format!(" AND parent = ?{}", values.len()));
         }
+        if let Some(after) = filter.updated_after {
+            values.push(after.0.into());
+            sql.push_str(&format!(" AND updated_at > ?{}", values.len()));
+        }
         sql.push_str(" ORDER BY updated_at DESC, id");
         if let Some(limit) = filter.limit {
             values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());

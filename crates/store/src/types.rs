@@ -156,6 +156,8 @@ pub struct ListFilter {
     pub parent: Option<DocId>,
     /// Include deleted documents.
     pub include_deleted: bool,
+    /// Only documents changed after this time.
+    pub updated_after: Option<Timestamp>,
     /// At most this many (`None`: no limit).
     pub limit: Option<usize>,
 }

@@ -150,6 +150,8 @@ fn seeded() -> Result<TempStore, Box<dyn std::error::Error>> {
 #[case::kind_and_space(ListFilter { kinds: Some(vec![DocKind::Lesson]), spaces: Some(vec![space(1)]), ..Default::default() }, &[2])]
 #[case::no_kinds_means_nothing(ListFilter { kinds: Some(vec![]), ..Default::default() }, &[])]
 #[case::limited(ListFilter { limit: Some(2), ..Default::default() }, &[1, 2])]
+#[case::changed_after(ListFilter { updated_after: Some(Timestamp(30)), ..Default::default() }, &[1, 2])]
+#[case::changed_after_in_a_space(ListFilter { spaces: Some(vec![space(2)]), kinds: Some(vec![DocKind::Thread, DocKind::Lesson]), updated_after: Some(Timestamp(19)), limit: Some(1), ..Default::default() }, &[3])]
 fn lists_filter_and_order_by_update_time(
     #[case] filter: ListFilter,
     #[case] expected: &[u8],

@@ -27,9 +27,13 @@ describe('cohort home', () => {
     backend.remoteSplice(backend.ids.borrowing, { pos: 0, delete: 0, insert: 'Updated. ' }, backend.ids.grace);
     await backend.call('new_thread', { space: backend.cohort, kind: 'idea', title: 'Pair on exercises', body: 'Anyone?', lesson: null, anchor: null });
 
+    const listed = backend.callsOf('threads').length;
     await renderView(CohortHome, { space: backend.cohort }, {}, backend);
     const since = await screen.findByTestId('since-last-visit');
     await waitFor(() => expect(since.textContent).toContain('Pair on exercises'));
+    // Only what changed is asked for, not every thread of the cohort.
+    expect(backend.callsOf('threads')).toHaveLength(listed);
+    expect(backend.callsOf('changes')[0]).toMatchObject({ space: backend.cohort, kinds: ['thread', 'lesson'], since: seeded + 1 });
     // The how-to was opened by you, so new posts in it are replies to you.
     expect(within(since).getByText('How to install the toolchain').closest('li')?.textContent).toContain('New replies to you');
     const lesson = within(since).getByText('Borrowing').closest('li') as HTMLElement;

@@ -855,6 +855,10 @@ export class MockBackend implements Backend {
     notes: ({ space }) => this.list(['note'], space, null),
     journal: () => this.list(['journal_entry'], this.me.personal_space, null),
     list: ({ kinds, space, parent }) => this.list(kinds, space, parent),
+    changes: ({ space, kinds, since, limit }) =>
+      this.list(kinds, space, null)
+        .filter((d) => d.updated_at > since)
+        .slice(0, Math.min(limit, 500)),
     summary: ({ id }) => this.summary(id),
     search: ({ query, space, kinds, limit }) => this.search(query, space, kinds, limit),
     stats: () => ({ docs: this.meta.size, chunks: 0, snapshot_bytes: 0, chunk_bytes: 0, file_bytes: 0 }),

@@ -71,6 +71,11 @@ export interface Commands {
   journal: { args: {}; result: Array<DocSummary> };
   /** Documents of any of `kinds`, optionally of one space and with one parent. */
   list: { args: { kinds: Array<DocKind>, space?: SpaceId | null, parent?: DocId | null, }; result: Array<DocSummary> };
+  /**
+   * Documents of any of `kinds` in a space changed after `since`, newest first, at most
+   * `limit` (what changed since you last looked, without listing everything).
+   */
+  changes: { args: { space: SpaceId, kinds: Array<DocKind>, since: Timestamp, limit: number, }; result: Array<DocSummary> };
   /** The index row of one document. */
   summary: { args: { id: DocId, }; result: DocSummary };
   /** Full-text search, optionally in one space and of some kinds, at most `limit` results. */
