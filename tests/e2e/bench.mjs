@@ -351,9 +351,10 @@ async function go(page, hash, testid) {
 const actions = {
   /**
    * Click the i-th thread row of the discussion list; the thread page shows its title and its
-   * posts: all of them, or the first 20 of a longer thread (more than the 900 px window
-   * holds; the page renders the rest after its first paint, measured as `later`: all posts
-   * in the DOM).
+   * posts: all of them, or as many as the window can show of a longer thread (the page's
+   * `data-first`: the window's height over 80 px, the shortest post; 12 in the 900 px
+   * window); the page renders the rest after its first paint, measured as `later`: all posts
+   * in the DOM.
    */
   openThread: (page, i) =>
     page.evaluate(async (index) => {
@@ -365,7 +366,10 @@ const actions = {
       const count = () => document.querySelectorAll('[data-testid="post"]').length;
       const r = await window.__measure(
         () => a.click(),
-        () => shown() && count() >= Math.min(posts, 20),
+        () => {
+          const first = Number(document.querySelector('[data-testid="thread-detail"] ol.posts')?.getAttribute('data-first') ?? posts);
+          return shown() && count() >= Math.min(posts, first);
+        },
         15_000,
         () => shown() && count() >= posts,
       );
