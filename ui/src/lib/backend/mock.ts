@@ -38,6 +38,7 @@ import type {
   ThreadKind,
   Timestamp,
 } from '../bindings';
+import type { StartupMarks } from '../perf';
 import { applySplice, transformRange } from '../text';
 import {
   BackendError,
@@ -199,6 +200,13 @@ export class MockBackend implements Backend {
 
   onMenu(cb: (action: MenuAction) => void): () => void {
     return this.menus.add(cb);
+  }
+
+  /** The startup marks the app reported (the desktop shell logs them). */
+  readonly startupReports: StartupMarks[] = [];
+
+  reportStartup(marks: StartupMarks): void {
+    this.startupReports.push(marks);
   }
 
   // ------------------------------------------------------------- test helpers ---
