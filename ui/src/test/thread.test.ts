@@ -181,4 +181,21 @@ describe('thread', () => {
     await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(61));
     expect(document.activeElement?.id).not.toBe(`post-${target}`);
   });
+
+  it('replies to a post: says whom the reply answers, before sending and on the new post', async () => {
+    const user = userEvent.setup();
+    const backend = mock();
+    const thread = backend.ids.question;
+    await renderView(ThreadPage, { id: thread }, {}, backend);
+    const first = (await screen.findAllByTestId('post'))[0] as HTMLElement;
+    const author = first.querySelector('.meta strong')?.textContent ?? '';
+    await user.click(within(first).getByRole('button', { name: 'Reply' }));
+    expect(screen.getByText(`Replying to ${author}`)).toBeTruthy();
+    await user.type(screen.getByLabelText('Your reply'), 'To the question itself.');
+    await user.click(screen.getByTestId('send-reply'));
+    await waitFor(() => expect(screen.getAllByTestId('post')).toHaveLength(3));
+    expect(screen.getAllByTestId('post')[2].textContent).toContain(`In reply to ${author}`);
+    expect(backend.callsOf('reply')[0]).toMatchObject({ reply_to: expect.any(String) });
+    expect(screen.queryByText(`Replying to ${author}`)).toBeNull();
+  });
 });
