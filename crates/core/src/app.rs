@@ -741,17 +741,12 @@ impl Core {
         space: Option<SpaceId>,
         parent: Option<DocId>,
     ) -> Result<Vec<DocSummary>> {
-        Ok(self
-            .store
-            .list(&ListFilter {
-                kinds: Some(kinds.to_vec()),
-                spaces: space.map(|s| vec![s]),
-                parent,
-                ..ListFilter::default()
-            })?
-            .into_iter()
-            .map(DocSummary::from)
-            .collect())
+        self.summaries(&ListFilter {
+            kinds: Some(kinds.to_vec()),
+            spaces: space.map(|s| vec![s]),
+            parent,
+            ..ListFilter::default()
+        })
     }
 
     /// Documents of `kinds` in `space` changed after `since`, newest first, at most `limit`:
@@ -763,15 +758,20 @@ impl Core {
         since: Timestamp,
         limit: usize,
     ) -> Result<Vec<DocSummary>> {
+        self.summaries(&ListFilter {
+            kinds: Some(kinds.to_vec()),
+            spaces: Some(vec![space]),
+            updated_after: Some(since),
+            limit: Some(limit),
+            ..ListFilter::default()
+        })
+    }
+
+    /// The index rows the store lists for `filter`.
+    fn summaries(&self, filter: &ListFilter) -> Result<Vec<DocSummary>> {
         Ok(self
             .store
-            .list(&ListFilter {
-                kinds: Some(kinds.to_vec()),
-                spaces: Some(vec![space]),
-                updated_after: Some(since),
-                limit: Some(limit),
-                ..ListFilter::default()
-            })?
+            .list(filter)?
             .into_iter()
             .map(DocSummary::from)
             .collect())
