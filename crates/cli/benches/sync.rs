@@ -11,6 +11,7 @@
 //! COHORT_SYNC_RUNS=1                       # runs per scenario (default 5; 3 at most for
 //!                                          # the text and foundation scenarios)
 //! COHORT_SYNC_PERF=/tmp/prof               # `perf record` both nodes during first syncs
+//!                                          # and keystrokes
 //! COHORT_BIN=/path/to/cohort               # another `cohort` binary than cargo's
 //! ```
 //!
@@ -711,7 +712,7 @@ fn first_sync(src: &Path, work: &Path, run: usize) -> Res<(Pair, FirstSync)> {
         .ok_or("no ticket")?
         .to_owned();
 
-    let profiles = profile(&[(&a, &dir_a), (&b, &dir_b)])?;
+    let profiles = profile(&[(&a, &dir_a), (&b, &dir_b)], "perf")?;
     let (cpu_a, cpu_b) = (a.cpu()?, b.cpu()?);
     let t0 = Instant::now();
     b.call("join", json!({ "ticket": ticket }))?;
@@ -774,9 +775,9 @@ fn first_sync(src: &Path, work: &Path, run: usize) -> Res<(Pair, FirstSync)> {
     ))
 }
 
-/// With `COHORT_SYNC_PERF=DIR` set, records each node during a first sync with
-/// `perf record -g` (into `DIR/<data dir name>.perf`) until [`stop_profiles`].
-fn profile(nodes: &[(&Node, &Path)]) -> Res<Vec<Child>> {
+/// With `COHORT_SYNC_PERF=DIR` set, records each node with `perf record -g` (into
+/// `DIR/<data dir name>.<extension>`) until [`stop_profiles`].
+fn profile(nodes: &[(&Node, &Path)], extension: &str) -> Res<Vec<Child>> {
     let Some(out_dir) = std::env::var_os("COHORT_SYNC_PERF").map(PathBuf::from) else {
         return Ok(Vec::new());
     };
@@ -787,7 +788,7 @@ fn profile(nodes: &[(&Node, &Path)]) -> Res<Vec<Child>> {
         out.push(
             Command::new("perf")
                 .args(["record", "-F", "999", "--call-graph", "dwarf,32768", "-o"])
-                .arg(out_dir.join(name).with_extension("perf"))
+                .arg(out_dir.join(name).with_extension(extension))
                 .args(["-p", &node.pid.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -840,6 +841,10 @@ impl Pair {
     /// 1-character splices into `doc` on A until B's change event; milliseconds each, and
     /// the milliseconds A's API took to acknowledge each edit.
     fn keystrokes(&self, doc: DocId, n: usize, at: usize) -> Res<(Vec<f64>, Vec<f64>)> {
+        let profiles = profile(
+            &[(&self.a, &self.dir_a), (&self.b, &self.dir_b)],
+            "keys.perf",
+        )?;
         let mut total = Vec::new();
         let mut local = Vec::new();
         for i in 0..n {
@@ -860,6 +865,7 @@ impl Pair {
             total.push(ms(seen - t0));
             local.push(ms(acked));
         }
+        stop_profiles(profiles)?;
         Ok((total, local))
     }
 

@@ -43,28 +43,23 @@ pub fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
-/// Checks that `pos` and `pos + delete` lie inside `text` and on character boundaries
-/// (never inside a surrogate pair).
-fn check_bounds(text: &str, splice: &Splice) -> Result<()> {
+/// Checks that `pos` and `pos + delete` lie inside the text `obj` of `doc` and on
+/// character boundaries (never inside a surrogate pair). It looks only at the characters
+/// around the two positions, never reads the whole text: a keystroke into a long text
+/// costs what the splice costs.
+fn check_bounds<R: ReadDoc>(doc: &R, obj: &ObjId, splice: &Splice) -> Result<()> {
     let end = splice
         .pos
         .checked_add(splice.delete)
         .ok_or_else(|| ModelError::InvalidEdit("splice length overflows".into()))?;
-    let mut len = 0usize;
-    let mut pos_ok = splice.pos == 0;
-    let mut end_ok = end == 0;
-    for c in text.chars() {
-        len += c.len_utf16();
-        pos_ok |= len == splice.pos;
-        end_ok |= len == end;
-    }
+    let len = doc.length(obj);
     if end > len {
         return Err(ModelError::InvalidEdit(format!(
             "splice {}..{} is outside a text of {len} UTF-16 code units",
             splice.pos, end
         )));
     }
-    if !pos_ok || !end_ok {
+    if !on_boundary(doc, obj, splice.pos, len)? || !on_boundary(doc, obj, end, len)? {
         return Err(ModelError::InvalidEdit(format!(
             "splice {}..{} would split a character (a UTF-16 surrogate pair)",
             splice.pos, end
@@ -73,10 +68,19 @@ fn check_bounds(text: &str, splice: &Splice) -> Result<()> {
     Ok(())
 }
 
+/// Whether UTF-16 offset `at` of a text of `len` units starts a character (or is its end):
+/// the units on either side belong to different characters.
+fn on_boundary<R: ReadDoc>(doc: &R, obj: &ObjId, at: usize, len: usize) -> Result<bool> {
+    if at == 0 || at >= len {
+        return Ok(true);
+    }
+    let id = |i| Ok::<_, ModelError>(doc.get(obj, i)?.map(|(_, id)| id));
+    Ok(id(at - 1)? != id(at)?)
+}
+
 /// Applies a validated splice to the Text object `text`.
 pub(crate) fn apply<T: Transactable>(tx: &mut T, text: &ObjId, splice: &Splice) -> Result<()> {
-    let current = tx.text(text)?;
-    check_bounds(&current, splice)?;
+    check_bounds(tx, text, splice)?;
     let delete = isize::try_from(splice.delete)
         .map_err(|_| ModelError::InvalidEdit("splice deletes too much".into()))?;
     tx.splice_text(text, splice.pos, delete, &splice.insert)?;
@@ -122,28 +126,48 @@ pub(crate) fn read<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use automerge::{AutoCommit, ObjType, ROOT};
+
     use super::*;
+
+    fn text_of(content: &str) -> (AutoCommit, ObjId) {
+        let mut doc = AutoCommit::new();
+        let obj = doc
+            .put_object(ROOT, "body", ObjType::Text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        doc.splice_text(&obj, 0, 0, content)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (doc, obj)
+    }
 
     #[test]
     fn bounds_accept_edges_and_reject_split_pairs() {
-        let text = "a😀b"; // a=1, 😀=2, b=1 -> 4 units
-        assert!(check_bounds(text, &Splice::insert(0, "x")).is_ok());
-        assert!(check_bounds(text, &Splice::insert(4, "x")).is_ok());
-        assert!(check_bounds(text, &Splice::delete(1, 2)).is_ok());
+        let (doc, text) = text_of("a😀b"); // a=1, 😀=2, b=1 -> 4 units
+        let check = |s: Splice| check_bounds(&doc, &text, &s);
+        assert!(check(Splice::insert(0, "x")).is_ok());
+        assert!(check(Splice::insert(1, "x")).is_ok());
+        assert!(check(Splice::insert(3, "x")).is_ok());
+        assert!(check(Splice::insert(4, "x")).is_ok());
+        assert!(check(Splice::delete(1, 2)).is_ok());
+        assert!(check(Splice::delete(0, 4)).is_ok());
+        assert!(check(Splice::insert(2, "x")).is_err(), "inside the pair");
+        assert!(check(Splice::delete(1, 1)).is_err(), "ends inside the pair");
         assert!(
-            check_bounds(text, &Splice::insert(2, "x")).is_err(),
-            "inside the pair"
+            check(Splice::delete(2, 2)).is_err(),
+            "starts inside the pair"
         );
+        assert!(check(Splice::insert(5, "x")).is_err(), "past the end");
+        assert!(check(Splice::delete(3, 2)).is_err(), "ends past the end");
+        assert!(check(Splice::delete(usize::MAX, 1)).is_err(), "overflows");
+        let (empty, text) = text_of("");
+        assert!(check_bounds(&empty, &text, &Splice::insert(0, "x")).is_ok());
+        assert!(check_bounds(&empty, &text, &Splice::delete(0, 1)).is_err());
+        let (pairs, text) = text_of("😀😀");
         assert!(
-            check_bounds(text, &Splice::delete(1, 1)).is_err(),
-            "ends inside the pair"
+            check_bounds(&pairs, &text, &Splice::insert(2, "x")).is_ok(),
+            "between two pairs"
         );
-        assert!(
-            check_bounds(text, &Splice::insert(5, "x")).is_err(),
-            "past the end"
-        );
-        assert!(check_bounds("", &Splice::insert(0, "x")).is_ok());
-        assert!(check_bounds("", &Splice::delete(0, 1)).is_err());
+        assert!(check_bounds(&pairs, &text, &Splice::insert(3, "x")).is_err());
     }
 
     #[test]

@@ -69,6 +69,7 @@ use crate::protocol::{
     self, Frame, FrameError, HeadsDigest, MAX_CHANGE_BYTES, MAX_FRAME, PROTOCOL, RefuseReason,
     RootDigest,
 };
+use crate::replay;
 
 /// A connection (one stream to one peer), numbered by the host. A device may have several
 /// connections open at once; each has its own sessions and sync states.
@@ -499,6 +500,9 @@ struct Conn {
     partial_since: Option<Millis>,
     /// Sessions the peer asked for and was refused on this connection.
     refusals: u32,
+    /// Whether the peer's small changes are taken by replaying them ([`crate::replay`]);
+    /// off after one replayed to another hash than its own.
+    replay: bool,
     unsent: usize,
     bucket: TokenBucket,
     sessions: BTreeMap<SpaceId, Session>,
@@ -689,7 +693,7 @@ fn keepable_whole(msg: &sync::Message) -> bool {
 
 /// What `receive_sync_message` does to `state` with a message's flags: the peer's
 /// capabilities, whether it is read-only, and a reset of what we sent it.
-fn take_flags(state: &mut sync::State, flags: Option<sync::MessageFlags>) {
+pub(crate) fn take_flags(state: &mut sync::State, flags: Option<sync::MessageFlags>) {
     let Some(flags) = flags else {
         return;
     };
@@ -939,6 +943,7 @@ impl Engine {
                     inbuf: Vec::new(),
                     partial_since: None,
                     refusals: 0,
+                    replay: true,
                     unsent: 0,
                     bucket: TokenBucket {
                         tokens: self.config.recv_burst,
@@ -1526,9 +1531,15 @@ impl Engine {
                         .or_insert_with(|| DocSync::fresh(read_only));
                     let before = doc.get_heads();
                     let their_before = entry.state.their_heads.clone();
-                    doc.sync()
-                        .receive_sync_message(&mut entry.state, msg)
-                        .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    if c.replay && !read_only && !entry.state.read_only {
+                        let taken = replay::receive(doc, &mut entry.state, msg)
+                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                        c.replay = !taken.mismatch;
+                    } else {
+                        doc.sync()
+                            .receive_sync_message(&mut entry.state, msg)
+                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    }
                     let moved = doc.get_heads() != before;
                     if moved || entry.state.their_heads != their_before {
                         entry.idle_rounds = 0;

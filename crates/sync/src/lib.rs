@@ -12,5 +12,6 @@ pub mod membership;
 pub mod protocol;
 
 mod device;
+mod replay;
 
 pub use device::{DeviceId, ParseDeviceIdError};
