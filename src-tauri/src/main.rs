@@ -221,9 +221,9 @@ fn setup<R: Runtime>(
 /// and forms with no 3D transforms, video or WebGL, which WebKitGTK painted without
 /// compositing for years (its former on-demand policy); composited, each scrolling area
 /// and layer holds GL textures, and without a GPU (a virtual machine, a remote session)
-/// Mesa renders them in software. Measured here the page's process then held ~100 MiB
-/// more (`tests/desktop/bench.sh`, docs/benchmarks.md). `--gpu-compositing` keeps
-/// WebKitGTK's default. Other platforms' web views decide for themselves.
+/// Mesa renders them in software. Measured here the app and its WebKit processes held
+/// ~65 MiB more idle (`tests/desktop/bench.sh`, docs/benchmarks.md). `--gpu-compositing`
+/// keeps WebKitGTK's default. Other platforms' web views decide for themselves.
 fn paint_without_compositing<R: Runtime>(window: &tauri::WebviewWindow<R>) {
     #[cfg(target_os = "linux")]
     {

@@ -21,8 +21,17 @@ use serde::Deserialize;
 /// `performance.timeOrigin` plus each entry's `startTime`).
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct StartupMarks {
+    /// The page's time origin: the web view began loading it.
+    #[serde(default)]
+    pub page_at_ms: Option<f64>,
     /// First contentful paint: the window shows text.
     pub painted_at_ms: Option<f64>,
+    /// The UI's script started running (Cohort's UI only).
+    #[serde(default)]
+    pub script_at_ms: Option<f64>,
+    /// The UI loaded who you are and your spaces (Cohort's UI only).
+    #[serde(default)]
+    pub data_at_ms: Option<f64>,
     /// The start view has rendered what it loaded (Cohort's UI only).
     pub interactive_at_ms: Option<f64>,
 }
@@ -61,6 +70,15 @@ pub fn startup(marks: StartupMarks) {
         interactive_at_ms = marks.interactive_at_ms,
         "startup: painted {}, interactive {} after launch",
         after(marks.painted_at_ms),
+        after(marks.interactive_at_ms),
+    );
+    tracing::debug!(
+        "startup steps after launch: page requested {}, painted {}, script running {}, \
+         data loaded {}, interactive {}",
+        after(marks.page_at_ms),
+        after(marks.painted_at_ms),
+        after(marks.script_at_ms),
+        after(marks.data_at_ms),
         after(marks.interactive_at_ms),
     );
 }

@@ -2,6 +2,9 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { pickBackend, type Backend } from './lib/backend';
+import { markOnce, SCRIPT } from './lib/perf';
+
+markOnce(SCRIPT);
 
 async function backend(): Promise<Backend> {
   // `npm run dev` with `?mock` runs the UI over the in-memory backend (never in a build).

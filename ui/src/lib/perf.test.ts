@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { INTERACTIVE, markInteractive, onStartup, type StartupMarks } from './perf';
+import { DATA, INTERACTIVE, markInteractive, markOnce, onStartup, SCRIPT, type StartupMarks } from './perf';
 
 function marks() {
   return performance.getEntriesByName(INTERACTIVE, 'mark');
@@ -13,7 +13,11 @@ async function nextFrame() {
 }
 
 describe('markInteractive', () => {
-  afterEach(() => performance.clearMarks(INTERACTIVE));
+  afterEach(() => {
+    performance.clearMarks(INTERACTIVE);
+    performance.clearMarks(SCRIPT);
+    performance.clearMarks(DATA);
+  });
 
   it('sets the interactive mark once, however often it is called', async () => {
     expect(marks()).toHaveLength(0);
@@ -43,5 +47,23 @@ describe('markInteractive', () => {
     expect(at).toBeLessThanOrEqual(performance.timeOrigin + performance.now());
     // jsdom paints nothing: no first contentful paint to report.
     expect(got[0]?.painted_at_ms).toBeNull();
+    expect(got[0]?.page_at_ms).toBe(performance.timeOrigin);
+  });
+
+  it('names the steps of the launch that were marked, in order', async () => {
+    const got: StartupMarks[] = [];
+    const off = onStartup((m) => got.push(m));
+    markOnce(SCRIPT);
+    markOnce(DATA);
+    markOnce(SCRIPT);
+    markInteractive();
+    await nextFrame();
+    off();
+    const m = got[0];
+    expect(m?.script_at_ms).not.toBeNull();
+    expect(m?.data_at_ms).not.toBeNull();
+    expect(performance.getEntriesByName(SCRIPT, 'mark')).toHaveLength(1);
+    expect(m?.script_at_ms ?? Infinity).toBeLessThanOrEqual(m?.data_at_ms ?? 0);
+    expect(m?.data_at_ms ?? Infinity).toBeLessThanOrEqual(m?.interactive_at_ms ?? 0);
   });
 });

@@ -3,14 +3,24 @@
 
 /** Name of the mark set when the first view has rendered its data after launch. */
 export const INTERACTIVE = 'cohort:interactive';
+/** Name of the mark set when the app's script starts running. */
+export const SCRIPT = 'cohort:script';
+/** Name of the mark set when the app has loaded who you are and your spaces. */
+export const DATA = 'cohort:data';
 
 /**
  * When the launch showed something and when it was usable, in ms since the Unix epoch (the
  * page's `performance.timeOrigin` plus each entry's time): what the desktop shell logs.
  */
 export interface StartupMarks {
+  /** The page's time origin: when the web view began loading it. */
+  page_at_ms: number | null;
   /** First contentful paint. */
   painted_at_ms: number | null;
+  /** The {@link SCRIPT} mark. */
+  script_at_ms: number | null;
+  /** The {@link DATA} mark. */
+  data_at_ms: number | null;
   /** The {@link INTERACTIVE} mark. */
   interactive_at_ms: number | null;
 }
@@ -28,10 +38,20 @@ export function onStartup(cb: (marks: StartupMarks) => void): () => void {
 function startupMarks(): StartupMarks {
   const at = (entry: PerformanceEntry | undefined) => (entry ? performance.timeOrigin + entry.startTime : null);
   const paints = typeof performance.getEntriesByType === 'function' ? performance.getEntriesByType('paint') : [];
+  const mark = (name: string) => at(performance.getEntriesByName(name, 'mark')[0]);
   return {
+    page_at_ms: performance.timeOrigin,
     painted_at_ms: at(paints.find((e) => e.name === 'first-contentful-paint')),
-    interactive_at_ms: at(performance.getEntriesByName(INTERACTIVE, 'mark')[0]),
+    script_at_ms: mark(SCRIPT),
+    data_at_ms: mark(DATA),
+    interactive_at_ms: mark(INTERACTIVE),
   };
+}
+
+/** Sets the mark `name` once (a step of the launch the startup report names). */
+export function markOnce(name: string): void {
+  if (typeof performance === 'undefined' || typeof performance.mark !== 'function') return;
+  if (performance.getEntriesByName(name, 'mark').length === 0) performance.mark(name);
 }
 
 /**

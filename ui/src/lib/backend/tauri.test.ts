@@ -31,9 +31,16 @@ describe('TauriBackend', () => {
       seen.push([cmd, args]);
       return null;
     });
-    new TauriBackend().reportStartup({ painted_at_ms: 1000.5, interactive_at_ms: 1200 });
+    const marks = {
+      page_at_ms: 900,
+      painted_at_ms: 1000.5,
+      script_at_ms: 1010,
+      data_at_ms: 1100,
+      interactive_at_ms: 1200,
+    };
+    new TauriBackend().reportStartup(marks);
     await settle();
-    expect(seen).toEqual([['startup', { marks: { painted_at_ms: 1000.5, interactive_at_ms: 1200 } }]]);
+    expect(seen).toEqual([['startup', { marks }]]);
   });
 
   it('delivers change events and the lagged refresh from cohort://change', async () => {
