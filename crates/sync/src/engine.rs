@@ -1531,15 +1531,9 @@ impl Engine {
                         .or_insert_with(|| DocSync::fresh(read_only));
                     let before = doc.get_heads();
                     let their_before = entry.state.their_heads.clone();
-                    if c.replay && !read_only && !entry.state.read_only {
-                        let taken = replay::receive(doc, &mut entry.state, msg)
-                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
-                        c.replay = !taken.mismatch;
-                    } else {
-                        doc.sync()
-                            .receive_sync_message(&mut entry.state, msg)
-                            .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
-                    }
+                    let taken = replay::receive(doc, &mut entry.state, msg, c.replay && !read_only)
+                        .map_err(|e| DisconnectReason::BadSyncMessage(e.to_string()))?;
+                    c.replay &= !taken.mismatch;
                     let moved = doc.get_heads() != before;
                     if moved || entry.state.their_heads != their_before {
                         entry.idle_rounds = 0;

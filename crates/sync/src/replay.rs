@@ -34,12 +34,12 @@ use automerge::{
 
 /// Most changes in one message that are replayed (a few keystrokes typed between two
 /// rounds); a message with more goes through automerge's batch apply whole.
-pub(crate) const MAX_CHANGES: usize = 8;
+const MAX_CHANGES: usize = 8;
 /// Most ops in one replayed change (a pasted paragraph is still cheaper to replay than to
 /// walk a long text for; a pasted chapter is not).
-pub(crate) const MAX_OPS: usize = 256;
+const MAX_OPS: usize = 256;
 /// Most bytes of changes in one message that are considered for replay.
-pub(crate) const MAX_BYTES: usize = 16 * 1024;
+const MAX_BYTES: usize = 16 * 1024;
 
 /// What [`take_in_order`] did with a message's changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,16 +54,21 @@ pub(crate) struct Taken {
 }
 
 /// Receives `msg` into `doc` as `receive_sync_message` does, replaying what it can first
-/// (see the module documentation). The caller makes sure the peer may write to `doc`.
+/// when `replay` is on (see the module documentation). Nothing is replayed into a state
+/// that takes no changes from the peer (`read_only`).
 pub(crate) fn receive(
     doc: &mut AutoCommit,
     state: &mut sync::State,
     msg: Message,
+    replay: bool,
 ) -> Result<Taken, automerge::AutomergeError> {
-    let taken = take_in_order(doc, &msg);
+    let taken = if replay && !state.read_only {
+        take_in_order(doc, &msg)
+    } else {
+        Taken::default()
+    };
     if taken.changes > 0
         && taken.replayed == taken.changes
-        && !state.read_only
         && !msg.heads.is_empty()
         && crate::engine::same_heads(&msg.heads, &doc.get_heads())
     {
@@ -353,6 +358,7 @@ mod tests {
                 &mut self.replayed,
                 &mut self.state_replayed,
                 msg.clone(),
+                true,
             ));
             if taken.mismatch {
                 let _ = take_in_order(&mut probe, &msg);
@@ -367,6 +373,15 @@ mod tests {
             assert_eq!(self.state_replayed, self.state_plain);
             taken
         }
+    }
+
+    /// Alice's note with `body`, Bob's two copies of it, and Alice's sync state with Bob
+    /// once they have synced.
+    fn synced(body: &str) -> (AutoCommit, ObjId, Peer, sync::State) {
+        let (mut alice, text) = note(body);
+        let mut bob = Peer::of(&alice);
+        let state = in_sync(&mut alice, &mut bob);
+        (alice, text, bob, state)
     }
 
     /// Alice's sync state with `bob` once they have synced (they hold the same document).
@@ -442,9 +457,7 @@ mod tests {
     /// automerge's own apply makes of it.
     #[test]
     fn typing_is_replayed_to_the_same_bytes() {
-        let (mut alice, text) = note("Read chapter one before Monday.");
-        let mut bob = Peer::of(&alice);
-        let mut state = in_sync(&mut alice, &mut bob);
+        let (mut alice, text, mut bob, mut state) = synced("Read chapter one before Monday.");
         type Edit = fn(&mut AutoCommit, &ObjId);
         let edits: Vec<(&str, Edit)> = vec![
             (
@@ -503,9 +516,7 @@ mod tests {
     /// Several keystrokes in one message are replayed one after another.
     #[test]
     fn keystrokes_in_one_message_are_replayed_in_order() {
-        let (mut alice, text) = note("notes");
-        let mut bob = Peer::of(&alice);
-        let mut state = in_sync(&mut alice, &mut bob);
+        let (mut alice, text, mut bob, mut state) = synced("notes");
         for (i, c) in "abc".chars().enumerate() {
             ok(alice.splice_text(&text, 5 + i, 0, &c.to_string()));
             let _ = alice.commit();
@@ -519,9 +530,7 @@ mod tests {
     /// applies it.
     #[test]
     fn a_concurrent_change_is_left_to_automerge() {
-        let (mut alice, text) = note("shared");
-        let mut bob = Peer::of(&alice);
-        let mut state = in_sync(&mut alice, &mut bob);
+        let (mut alice, text, mut bob, mut state) = synced("shared");
         for doc in [&mut bob.replayed, &mut bob.plain] {
             ok(doc.splice_text(&text, 0, 0, "B"));
             let _ = doc.commit_with(CommitOptions::default().with_time(7));
@@ -536,9 +545,7 @@ mod tests {
     /// Ops that are not typing (a new object, a counter) are left to automerge.
     #[test]
     fn other_ops_are_left_to_automerge() {
-        let (mut alice, _) = note("x");
-        let mut bob = Peer::of(&alice);
-        let mut state = in_sync(&mut alice, &mut bob);
+        let (mut alice, _, mut bob, mut state) = synced("x");
         let list = ok(alice.put_object(ROOT, "items", ObjType::List));
         ok(alice.insert(&list, 0, "one"));
         let _ = alice.commit();
@@ -551,9 +558,7 @@ mod tests {
     /// was, says so, and is then applied by automerge like any other.
     #[test]
     fn a_change_that_replays_to_another_hash_is_undone() {
-        let (mut alice, text) = note("history");
-        let mut bob = Peer::of(&alice);
-        let mut state = in_sync(&mut alice, &mut bob);
+        let (mut alice, text, mut bob, mut state) = synced("history");
         ok(alice.splice_text(&text, 0, 0, "!"));
         let _ = alice.commit();
         let Some(mut msg) = alice.sync().generate_sync_message(&mut state) else {
@@ -631,9 +636,7 @@ mod tests {
         /// bloom filter claimed a change it lacked, and it asked again).
         #[test]
         fn replay_matches_automerge(rounds in prop::collection::vec(prop::collection::vec(typing(), 1..4), 1..12)) {
-            let (mut alice, text) = note("The cohort meets on Tuesdays.");
-            let mut bob = Peer::of(&alice);
-            let mut state = in_sync(&mut alice, &mut bob);
+            let (mut alice, text, mut bob, mut state) = synced("The cohort meets on Tuesdays.");
             let mut time = 1_700_000_000_000_i64;
             for round in rounds {
                 let mut changes = 0;
