@@ -267,6 +267,12 @@ async fn oversized_length_prefix_closes_stream_and_node_keeps_serving() -> TestR
     let b_id = b.local_peer_id();
     a.dial(b_addr.clone()).await?;
     wait_for(&mut a_rx, "A sees B", connected(b_id)).await?;
+    // libp2p-stream hands inbound streams over one at a time and drops one that arrives
+    // while the previous is still being handed over (A's writer would see it break and
+    // reconnect). So B takes A's stream first: a frame from A arrives.
+    let a_id = a.local_peer_id();
+    a.send(b_id, frame(0)).await?;
+    expect_frames(&mut b_rx, a_id, 1).await?;
 
     let mut raw = RawNode::connect(b_addr).await?;
     let mut stream = raw.open(b_id).await?;
@@ -295,7 +301,6 @@ async fn oversized_length_prefix_closes_stream_and_node_keeps_serving() -> TestR
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 
     // B still serves A.
-    let a_id = a.local_peer_id();
     for i in 0..10 {
         a.send(b_id, frame(i)).await?;
     }
