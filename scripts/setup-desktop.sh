@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the desktop app (src-tauri/) needs, and only
 # what is missing: the Debian packages Tauri 2 builds against (WebKitGTK 4.1, GTK 3,
-# libsoup 3...), Xvfb and WebKitWebDriver for the desktop end-to-end tests, Node.js/npm
-# for the Tauri CLI and the UI, and `tauri-driver`. Idempotent; when everything is present
-# it only runs one `dpkg-query` and returns.
+# libsoup 3...), Xvfb, WebKitWebDriver and PyGObject (screenshots) for the desktop
+# end-to-end tests, Node.js/npm for the Tauri CLI and the UI, and `tauri-driver`.
+# Idempotent; when everything is present it only runs one `dpkg-query` and returns.
 #
 #     scripts/setup-desktop.sh            # install what is missing
 #     scripts/setup-desktop.sh --check    # list what is missing, exit 1 if anything is
@@ -29,6 +29,8 @@ DESKTOP_PKGS=(
     xvfb
     xauth
     webkit2gtk-driver
+    python3-gi
+    gir1.2-gtk-3.0
 )
 TAURI_DRIVER_VERSION="^2"
 

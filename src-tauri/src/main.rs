@@ -207,9 +207,46 @@ fn setup<R: Runtime>(
         .find(|w| w.label == MAIN_WINDOW)
         .ok_or("tauri.conf.json has no main window")?
         .clone();
-    WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    if !options.gpu_compositing {
+        paint_without_compositing(&window);
+    }
     startup::phase("window created");
     Ok(())
+}
+
+/// Has the web view paint the page without accelerated compositing (Linux).
+///
+/// WebKitGTK composites every page with OpenGL by default. Cohort's pages are text, lists
+/// and forms with no 3D transforms, video or WebGL, which WebKitGTK painted without
+/// compositing for years (its former on-demand policy); composited, each scrolling area
+/// and layer holds GL textures, and without a GPU (a virtual machine, a remote session)
+/// Mesa renders them in software. Measured here the app and its WebKit processes held
+/// ~65 MiB more idle (`tests/desktop/bench.sh`, docs/benchmarks.md). `--gpu-compositing`
+/// keeps WebKitGTK's default. Other platforms' web views decide for themselves.
+///
+/// The setting is applied on the main loop right after the window is built, before the
+/// web process that renders the page has started. One known cost: WebKitWebDriver's
+/// screenshot command never answers without compositing (WebKitGTK 2.50), so the desktop
+/// end-to-end tests read their screenshots from the display (`tests/desktop/xshot.py`).
+fn paint_without_compositing<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    #[cfg(target_os = "linux")]
+    {
+        let set = window.with_webview(|webview| {
+            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+            match webview.inner().settings() {
+                Some(settings) => {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never)
+                }
+                None => tracing::warn!("the web view has no settings; compositing stays on"),
+            }
+        });
+        if let Err(e) = set {
+            tracing::warn!("could not turn off compositing: {e}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
 }
 
 /// A D-Bus-safe name for "the instance that has this data dir open": a second launch on

@@ -21,6 +21,9 @@ pub struct Options {
     pub offline: bool,
     /// `--no-mdns`: do not announce or discover peers on the local network.
     pub no_mdns: bool,
+    /// `--gpu-compositing`: let the web view composite the page with the GPU (Linux:
+    /// WebKitGTK's default, which Cohort turns off; see `main.rs`).
+    pub gpu_compositing: bool,
 }
 
 /// What to do instead of starting the app.
@@ -38,7 +41,8 @@ pub enum Exit {
 pub const USAGE: &str = "\
 Cohort: study together, on your own devices.
 
-Usage: cohort-desktop [--data-dir PATH] [--no-sample] [--offline] [--no-mdns] [cohort://join/<ticket>]
+Usage: cohort-desktop [--data-dir PATH] [--no-sample] [--offline] [--no-mdns]
+                      [--gpu-compositing] [cohort://join/<ticket>]
 
 Options:
   --data-dir PATH   open this data dir (default: $COHORT_DATA_DIR, else the platform's
@@ -47,6 +51,8 @@ Options:
   --offline         do not sync: no listening, no connections (edits stay on this device
                     until a later launch without --offline)
   --no-mdns         do not announce this device or look for peers on the local network
+  --gpu-compositing composite the window's content with the GPU (Linux; uses more
+                    memory; the default paints it without accelerated compositing)
   -h, --help        print this help
   -V, --version     print the version
 ";
@@ -65,6 +71,7 @@ impl Options {
             no_sample: false,
             offline: false,
             no_mdns: false,
+            gpu_compositing: false,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -78,6 +85,7 @@ impl Options {
                 "--no-sample" => options.no_sample = true,
                 "--offline" => options.offline = true,
                 "--no-mdns" => options.no_mdns = true,
+                "--gpu-compositing" => options.gpu_compositing = true,
                 "--data-dir" => {
                     let dir = args
                         .next()
@@ -139,6 +147,13 @@ mod tests {
         assert!(o.offline && !o.no_mdns);
         let o = parse(&["--no-mdns"], None).expect("parses");
         assert!(o.no_mdns && !o.offline);
+    }
+
+    #[test]
+    fn gpu_compositing_is_off_unless_asked_for() {
+        assert!(!parse(&[], None).expect("parses").gpu_compositing);
+        let o = parse(&["--gpu-compositing"], None).expect("parses");
+        assert!(o.gpu_compositing && !o.offline);
     }
 
     #[test]

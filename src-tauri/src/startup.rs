@@ -32,6 +32,12 @@ pub struct StartupMarks {
     /// The UI loaded who you are and your spaces (Cohort's UI only).
     #[serde(default)]
     pub data_at_ms: Option<f64>,
+    /// The start view is on the page and asks for its data (Cohort's UI only).
+    #[serde(default)]
+    pub view_at_ms: Option<f64>,
+    /// The start view has put that data in the DOM (Cohort's UI only).
+    #[serde(default)]
+    pub rendered_at_ms: Option<f64>,
     /// The start view has rendered what it loaded (Cohort's UI only).
     pub interactive_at_ms: Option<f64>,
 }
@@ -74,11 +80,13 @@ pub fn startup(marks: StartupMarks) {
     );
     tracing::debug!(
         "startup steps after launch: page requested {}, painted {}, script running {}, \
-         data loaded {}, interactive {}",
+         data loaded {}, start view shown {}, its data rendered {}, interactive {}",
         after(marks.page_at_ms),
         after(marks.painted_at_ms),
         after(marks.script_at_ms),
         after(marks.data_at_ms),
+        after(marks.view_at_ms),
+        after(marks.rendered_at_ms),
         after(marks.interactive_at_ms),
     );
 }

@@ -18,6 +18,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { remote } from 'webdriverio';
@@ -27,6 +28,7 @@ const COHORT_BIN = required('COHORT_BIN');
 const PORT = Number(required('WEBDRIVER_PORT'));
 const SCREENSHOTS = required('SCREENSHOT_DIR');
 const WAIT = 20_000;
+const XSHOT = fileURLToPath(new URL('./xshot.py', import.meta.url));
 
 const COHORT = 'Desktop e2e cohort';
 const COURSE = 'Field notes 101';
@@ -80,6 +82,17 @@ async function quit(browser) {
     if (Date.now() > deadline) throw new Error(`the app did not exit: ${appProcesses()}`);
     await sleep(100);
   }
+}
+
+/**
+ * Saves the app's window, as the display shows it, to SCREENSHOTS/`name` (xshot.py: with
+ * compositing off, WebKitWebDriver's own screenshot command never answers).
+ */
+async function screenshot(browser, name) {
+  const { x, y, width, height } = await browser.getWindowRect();
+  // The frame after the last change is on the display.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await run(XSHOT, [join(SCREENSHOTS, name), x, y, width, height].map(String));
 }
 
 const byTestId = (browser, id) => browser.$(`[data-testid="${id}"]`);
@@ -260,7 +273,7 @@ describe('the desktop app', () => {
     await search(browser, 'Observing', LESSON);
     await click(browser, `a[href="#/space/${space}/threads"]`);
     await (await byTestId(browser, 'threads')).waitForDisplayed();
-    await browser.saveScreenshot(join(SCREENSHOTS, 'desktop-threads.png'));
+    await screenshot(browser, 'desktop-threads.png');
   });
 
   test('a restart on the same data dir keeps everything', async () => {
@@ -283,7 +296,7 @@ describe('the desktop app', () => {
     await search(browser, 'offline', THREAD);
     await click(browser, `a[href="#/space/${space}"]`);
     await (await byTestId(browser, 'cohort-home')).waitForDisplayed();
-    await browser.saveScreenshot(join(SCREENSHOTS, 'desktop-main.png'));
+    await screenshot(browser, 'desktop-main.png');
     await quit(browser);
     browser = null;
   });

@@ -7,6 +7,10 @@ export const INTERACTIVE = 'cohort:interactive';
 export const SCRIPT = 'cohort:script';
 /** Name of the mark set when the app has loaded who you are and your spaces. */
 export const DATA = 'cohort:data';
+/** Name of the mark set when the start view is on the page and asks for its data. */
+export const VIEW = 'cohort:view';
+/** Name of the mark set when the start view has put the data it loaded in the DOM. */
+export const RENDERED = 'cohort:rendered';
 
 /**
  * When the launch showed something and when it was usable, in ms since the Unix epoch (the
@@ -21,6 +25,10 @@ export interface StartupMarks {
   script_at_ms: number | null;
   /** The {@link DATA} mark. */
   data_at_ms: number | null;
+  /** The {@link VIEW} mark. */
+  view_at_ms: number | null;
+  /** The {@link RENDERED} mark. */
+  rendered_at_ms: number | null;
   /** The {@link INTERACTIVE} mark. */
   interactive_at_ms: number | null;
 }
@@ -44,6 +52,8 @@ function startupMarks(): StartupMarks {
     painted_at_ms: at(paints.find((e) => e.name === 'first-contentful-paint')),
     script_at_ms: mark(SCRIPT),
     data_at_ms: mark(DATA),
+    view_at_ms: mark(VIEW),
+    rendered_at_ms: mark(RENDERED),
     interactive_at_ms: mark(INTERACTIVE),
   };
 }
@@ -56,12 +66,13 @@ export function markOnce(name: string): void {
 
 /**
  * Marks the app interactive once, on the frame after the first view has rendered the list
- * it loaded (the start view: a cohort's home, or the journal when there is no cohort), and
+ * it loaded (and sets {@link RENDERED} at the call, the DOM being updated) (the start view: a cohort's home, or the journal when there is no cohort), and
  * hands the startup marks to {@link onStartup} listeners.
  */
 export function markInteractive(): void {
   if (typeof performance === 'undefined' || typeof performance.mark !== 'function') return;
   if (performance.getEntriesByName(INTERACTIVE, 'mark').length > 0) return;
+  markOnce(RENDERED);
   const mark = () => {
     if (performance.getEntriesByName(INTERACTIVE, 'mark').length > 0) return;
     performance.mark(INTERACTIVE);

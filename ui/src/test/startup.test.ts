@@ -12,6 +12,11 @@ describe('startup', () => {
     await waitFor(() => expect(backend.startupReports).toHaveLength(1));
     const [marks] = backend.startupReports;
     expect(marks?.interactive_at_ms).toBeGreaterThanOrEqual(before);
+    // Each step of the launch is marked, in order: data loaded, the home view shown and
+    // asking for its charter and members, those rendered, interactive.
+    const steps = [marks?.data_at_ms, marks?.view_at_ms, marks?.rendered_at_ms, marks?.interactive_at_ms];
+    expect(steps.every((t) => typeof t === 'number')).toBe(true);
+    expect([...(steps as number[])].sort((a, b) => a - b)).toEqual(steps);
     expect(performance.getEntriesByName(INTERACTIVE, 'mark')).toHaveLength(1);
     // The member list was on screen when the mark was set.
     expect(screen.getByTestId('members').textContent).toContain('Ada Lovelace');

@@ -36,6 +36,8 @@ describe('TauriBackend', () => {
       painted_at_ms: 1000.5,
       script_at_ms: 1010,
       data_at_ms: 1100,
+      view_at_ms: 1120,
+      rendered_at_ms: 1180,
       interactive_at_ms: 1200,
     };
     new TauriBackend().reportStartup(marks);
