@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use cohort_api::{Api, ApiError, ApiResult, ChangeEvent, ErrorCode, OpenOptions};
 use serde_json::Value;
@@ -75,8 +76,16 @@ impl Shell {
     pub async fn call(&self, cmd: String, args: Value) -> ApiResult<Value> {
         let api = Arc::clone(&self.api);
         let task = tauri::async_runtime::spawn_blocking(move || {
+            let asked = Instant::now();
             let mut api = api.lock().map_err(|_| poisoned())?;
-            api.call(&cmd, args)
+            let started = Instant::now();
+            let result = api.call(&cmd, args);
+            tracing::debug!(
+                "{cmd}: {:.1} ms (waited {:.1} ms for the data dir)",
+                started.elapsed().as_secs_f64() * 1000.0,
+                (started - asked).as_secs_f64() * 1000.0,
+            );
+            result
         });
         task.await.map_err(|e| ApiError {
             code: ErrorCode::Internal,
