@@ -2,9 +2,11 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { pickBackend, type Backend } from './lib/backend';
+import { useFontconfigFamilies } from './lib/fonts';
 import { markOnce, SCRIPT } from './lib/perf';
 
 markOnce(SCRIPT);
+useFontconfigFamilies(document.documentElement, navigator.userAgent);
 
 async function backend(): Promise<Backend> {
   // `npm run dev` with `?mock` runs the UI over the in-memory backend (never in a build).
