@@ -5,6 +5,10 @@ new PerformanceObserver((list, observer) => {
   if (!fcp) return;
   observer.disconnect();
   window.__TAURI_INTERNALS__.invoke('startup', {
-    marks: { painted_at_ms: performance.timeOrigin + fcp.startTime, interactive_at_ms: null },
+    marks: {
+      page_at_ms: performance.timeOrigin,
+      painted_at_ms: performance.timeOrigin + fcp.startTime,
+      interactive_at_ms: null,
+    },
   });
 }).observe({ type: 'paint', buffered: true });
