@@ -26,6 +26,7 @@ use crate::env::{Clock, IdSource, RandomIds, SystemClock};
 mod devices;
 mod invites;
 mod node_link;
+mod parallel;
 mod received;
 pub use invites::refusal_message;
 pub use received::{INGEST_BYTES, INGEST_DOCS, PreparedBatch, ReceivedBatch};

@@ -70,6 +70,8 @@ use crate::protocol::{
     RootDigest,
 };
 use crate::replay;
+pub use crate::sync_state::same_heads;
+use crate::sync_state::take_flags;
 
 /// A connection (one stream to one peer), numbered by the host. A device may have several
 /// connections open at once; each has its own sessions and sync states.
@@ -691,23 +693,6 @@ fn keepable_whole(msg: &sync::Message) -> bool {
     !msg.changes.is_empty() && !msg.heads.is_empty() && msg.need.is_empty() && msg.have.is_empty()
 }
 
-/// What `receive_sync_message` does to `state` with a message's flags: the peer's
-/// capabilities, whether it is read-only, and a reset of what we sent it.
-pub(crate) fn take_flags(state: &mut sync::State, flags: Option<sync::MessageFlags>) {
-    let Some(flags) = flags else {
-        return;
-    };
-    let mut caps = vec![Capability::MessageV2];
-    if flags.contains(sync::MessageFlags::SUPPORTS_SYNC_RESET) {
-        caps.push(Capability::SyncReset);
-    }
-    state.their_capabilities = Some(caps);
-    if flags.contains(sync::MessageFlags::SYNC_RESET) {
-        state.sent_hashes.clear();
-    }
-    state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
-}
-
 /// What `receive_sync_message` does to a fresh writable `state` for a [`keepable_whole`]
 /// `msg` received into an empty document, which then holds exactly `msg.heads`: taken
 /// without the document.
@@ -756,14 +741,6 @@ fn kept_ack(state: &mut sync::State, mut heads: Vec<ChangeHash>) -> sync::Messag
         flags: Some(flags),
         version,
     }
-}
-
-/// Whether two lists of heads name the same changes (in any order).
-pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
 }
 
 /// Whether `msg` only acknowledges what we last sent (no changes, nothing needed, its heads

@@ -13,5 +13,6 @@ pub mod protocol;
 
 mod device;
 mod replay;
+mod sync_state;
 
 pub use device::{DeviceId, ParseDeviceIdError};

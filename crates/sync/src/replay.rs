@@ -70,7 +70,7 @@ pub(crate) fn receive(
     if taken.changes > 0
         && taken.replayed == taken.changes
         && !msg.heads.is_empty()
-        && crate::engine::same_heads(&msg.heads, &doc.get_heads())
+        && crate::sync_state::same_heads(&msg.heads, &doc.get_heads())
     {
         receive_replayed(state, msg);
     } else {
@@ -85,7 +85,7 @@ pub(crate) fn receive(
 /// (or one of) those heads, so none is still unseen; and the shared heads become theirs.
 fn receive_replayed(state: &mut sync::State, msg: Message) {
     state.in_flight = false;
-    crate::engine::take_flags(state, msg.flags);
+    crate::sync_state::take_flags(state, msg.flags);
     state.sent_hashes.clear();
     state.shared_heads.clone_from(&msg.heads);
     state.their_have = Some(msg.have);

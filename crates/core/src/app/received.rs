@@ -61,7 +61,7 @@ impl ReceivedBatch {
     pub fn prepare(self) -> PreparedBatch {
         let now = self.now;
         PreparedBatch {
-            docs: super::sync_host::on_every_core(self.docs, |r| prepare_one(r, now)),
+            docs: super::parallel::on_every_core(self.docs, |r| prepare_one(r, now)),
         }
     }
 }

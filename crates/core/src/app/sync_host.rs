@@ -13,6 +13,7 @@ use cohort_sync::engine::{Authorizer, Config, DocStore, Effect, Engine, Event, M
 use cohort_sync::membership::{Action, MembershipState};
 use lru::LruCache;
 
+use super::parallel::on_every_core;
 use super::{Core, Loaded};
 use crate::error::{CoreError, Result};
 use crate::index;
@@ -358,44 +359,6 @@ impl DocStore for HostDocs<'_> {
                 .collect(),
         )
     }
-}
-
-/// `f` applied to every item, on as many threads as there are cores when there are enough
-/// items to be worth it (at least 8 per thread), in the items' order.
-pub(super) fn on_every_core<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    const PER_THREAD_AT_LEAST: usize = 8;
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .min(items.len() / PER_THREAD_AT_LEAST);
-    if threads <= 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter();
-    loop {
-        let part: Vec<T> = items.by_ref().take(per).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(done) => done,
-                // A panic inside `f` (automerge's loader): re-raise it here.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
 }
 
 struct HostAuth<'a> {
