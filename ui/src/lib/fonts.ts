@@ -9,8 +9,7 @@ export function isWebKitGtk(userAgent: string): boolean {
   return (
     /AppleWebKit\//.test(userAgent) &&
     /\b(X11|Linux|FreeBSD|OpenBSD)\b/.test(userAgent) &&
-    !/\b(Chrome|Chromium|CriOS|Edg|Android)\//.test(userAgent) &&
-    !/Android/.test(userAgent)
+    !/\b(Chrome|Chromium|CriOS|Edg)\/|Android/.test(userAgent)
   );
 }
 
