@@ -18,16 +18,6 @@ cd "$ROOT"
 # shellcheck source=scripts/setup-lib.sh
 . "$ROOT/scripts/setup-lib.sh"
 
-# npm_install DIR: `npm ci` when DIR's node_modules is missing or older than its lock file.
-npm_install() {
-    local dir="$1"
-    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-        echo "npm ci in $dir"
-        npm ci --prefix "$dir" --no-audit --no-fund
-    fi
-}
-
 setup >&2
 "$ROOT/scripts/setup-desktop.sh" >&2
 npm_install "$ROOT/ui" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Shared setup for scripts/test.sh and scripts/run.sh: installs only what is missing
-# (Debian packages, rustup and the toolchain pinned in rust-toolchain.toml). Source it.
+# Shared setup for scripts/test.sh, scripts/run.sh and the end-to-end harnesses: installs
+# only what is missing (Debian packages, rustup and the toolchain pinned in
+# rust-toolchain.toml, npm packages from lock files). Source it.
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cohort-target}"
 export DEBIAN_FRONTEND=noninteractive
@@ -29,6 +30,20 @@ need_pkg() {
     fi
     echo "installing $1"
     as_root apt-get install -y -qq --no-install-recommends "$1"
+}
+
+# npm_install DIR: installs DIR's npm packages from its package-lock.json when its
+# node_modules is missing or older than the lock file. `npm install`, not `npm ci`: npm ci
+# refuses a lock file that lacks an optional platform package the registry does not serve
+# (vite's Windows-only napi-windows-process-start-time), while npm install installs the
+# locked versions without it and leaves the lock file as it is.
+npm_install() {
+    local dir="$1"
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+        echo "npm install in $dir"
+        npm install --prefix "$dir" --no-audit --no-fund
+    fi
 }
 
 # need_cmd COMMAND APT_PACKAGE: install the package only if the command is missing.

@@ -19,9 +19,7 @@ TMP_PREFIX=cohort-desktop-bench
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # --- release builds: the app with its UI embedded, and the empty baseline ---
-if [ ! -d "$ROOT/ui/node_modules" ]; then
-    npm ci --prefix "$ROOT/ui" --no-audit --no-fund
-fi
+npm_install "$ROOT/ui"
 npm --prefix "$ROOT/ui" run build
 (cd "$ROOT" && cargo build --locked --release -p cohort-desktop --features tauri/custom-protocol)
 (cd "$ROOT" && cargo build --locked --release -p cohort-desktop --example empty_app --features bench-baseline,tauri/custom-protocol)
@@ -32,15 +30,12 @@ export COHORT_EMPTY_APP="$CARGO_TARGET_DIR/release/examples/empty_app"
 export BENCH_DATA_DIR="${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/cohort-ui-bench}"
 if [ ! -f "$BENCH_DATA_DIR/ui-bench.json" ]; then
     (cd "$ROOT" && cargo build --locked --release -p cohort-cli)
-    (cd "$ROOT/tests/e2e" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+    npm_install "$ROOT/tests/e2e"
     COHORT_BIN="$CARGO_TARGET_DIR/release/cohort" node "$ROOT/tests/e2e/bench.mjs" \
         --data-dir "$BENCH_DATA_DIR" --only generate
 fi
 
-if [ ! -f "$HERE/node_modules/.package-lock.json" ] ||
-    [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
-    npm ci --prefix "$HERE" --no-audit --no-fund
-fi
+npm_install "$HERE"
 
 start_display
 echo "desktop bench: $COHORT_DESKTOP_APP vs $COHORT_EMPTY_APP on $BENCH_DATA_DIR, display $DISPLAY" >&2

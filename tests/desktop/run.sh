@@ -21,9 +21,7 @@ TMP_PREFIX=cohort-desktop-e2e
 if [ -z "${COHORT_DESKTOP_APP:-}" ]; then
     if [ ! -f "$ROOT/ui/dist/index.html" ] ||
         [ -n "$(find "$ROOT/ui/src" "$ROOT/ui/index.html" -newer "$ROOT/ui/dist/index.html" -print -quit)" ]; then
-        if [ ! -d "$ROOT/ui/node_modules" ]; then
-            npm ci --prefix "$ROOT/ui" --no-audit --no-fund
-        fi
+        npm_install "$ROOT/ui"
         npm --prefix "$ROOT/ui" run build
     fi
     # tauri/custom-protocol: serve the embedded UI (without it a debug build loads devUrl).
@@ -37,10 +35,7 @@ if [ -z "${COHORT_BIN:-}" ]; then
     COHORT_BIN="$CARGO_TARGET_DIR/debug/cohort"
 fi
 export COHORT_BIN
-if [ ! -f "$HERE/node_modules/.package-lock.json" ] ||
-    [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
-    npm ci --prefix "$HERE" --no-audit --no-fund
-fi
+npm_install "$HERE"
 
 start_display_and_driver
 

@@ -5,22 +5,17 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=scripts/setup-lib.sh
+. "$root/scripts/setup-lib.sh"
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
-fi
+need_cmd chromium chromium
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   echo "== cargo build -p cohort-cli"
   (cd "$root" && cargo build -p cohort-cli)
   dist="$root/ui/dist/index.html"
   if [[ ! -f "$dist" ]] || [[ -n "$(find "$root/ui/src" "$root/ui/index.html" "$root/ui/package.json" -newer "$dist" -print -quit)" ]]; then
-    if [[ ! -x "$root/ui/node_modules/.bin/vite" ]]; then
-      echo "== npm ci (ui)"
-      npm --prefix "$root/ui" ci
-    fi
+    npm_install "$root/ui"
     echo "== building ui/dist"
     npm --prefix "$root/ui" run build
   fi
@@ -29,8 +24,7 @@ export COHORT_BIN="${COHORT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/cohort}
 [[ -x "$COHORT_BIN" ]] || { echo "missing $COHORT_BIN" >&2; exit 1; }
 [[ -f "$root/ui/dist/index.html" ]] || { echo "missing $root/ui/dist" >&2; exit 1; }
 
-echo "== npm ci (tests/e2e)"
-(cd "$here" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+npm_install "$here"
 
 echo "== node --test"
 cd "$here"
