@@ -552,6 +552,7 @@ impl Core {
             id: self.me.personal_space,
             name: "Personal".into(),
             personal: true,
+            role: None,
         }];
         let mut cohorts: Vec<SpaceInfo> = self
             .store
@@ -564,6 +565,12 @@ impl Core {
                 id: m.space,
                 name: m.title,
                 personal: false,
+                role: self
+                    .sync
+                    .memberships
+                    .get(&m.space)
+                    .and_then(|state| state.members().get(&self.me.person))
+                    .map(|member| member.role),
             })
             .collect();
         cohorts.sort_by_key(|s| s.name.to_lowercase());

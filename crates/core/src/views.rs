@@ -18,6 +18,9 @@ pub struct SpaceInfo {
     pub name: String,
     /// Whether this is the person's own private space.
     pub personal: bool,
+    /// This person's role in the cohort: `None` for the personal space (all theirs), and
+    /// for a cohort they are not, or no longer, a member of.
+    pub role: Option<cohort_model::Role>,
 }
 
 /// Who this device belongs to.

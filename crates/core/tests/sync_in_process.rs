@@ -269,6 +269,17 @@ fn a_member_receives_the_cohort_and_edits_flow_both_ways_while_outsiders_get_not
         2,
         "Ben holds the signed log naming both of them"
     );
+    let role_in = |core: &Core, space| {
+        let spaces = core.spaces().expect("spaces");
+        spaces.into_iter().find(|s| s.id == space).map(|s| s.role)
+    };
+    assert_eq!(role_in(ben, space), Some(Some(Role::Learner)));
+    assert_eq!(role_in(ada, space), Some(Some(Role::Facilitator)));
+    assert_eq!(
+        role_in(ben, ben.personal_space()),
+        Some(None),
+        "the personal space has no role"
+    );
     assert!(
         ben.list(&[DocKind::JournalEntry], Some(ada.personal_space()), None)
             .expect("list")

@@ -111,17 +111,11 @@ export class AppState {
     this.me = me;
     this.spaces = spaces;
     const roles: Record<SpaceId, Role> = {};
-    await Promise.all(
-      spaces.map(async (s) => {
-        if (s.personal) {
-          roles[s.id] = 'facilitator';
-          return;
-        }
-        const members = await this.quiet('members', { space: s.id });
-        const mine = members?.find((m) => m.you);
-        if (mine) roles[s.id] = mine.role;
-      }),
-    );
+    for (const s of spaces) {
+      // The personal space is all the person's own.
+      const role = s.personal ? 'facilitator' : s.role;
+      if (role) roles[s.id] = role;
+    }
     this.roles = roles;
   }
 

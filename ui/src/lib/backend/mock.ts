@@ -117,7 +117,8 @@ export class MockBackend implements Backend {
   private readonly clock: () => Timestamp;
   private readonly syncEnabled: boolean;
   private counter = 0;
-  private spaces: SpaceInfo[] = [];
+  /** Spaces held; `spaces` adds the person's role in each from `members`. */
+  private spaces: Omit<SpaceInfo, 'role'>[] = [];
   private meta = new Map<DocId, Meta>();
   private charters = new Map<SpaceId, Charter>();
   private members = new Map<SpaceId, Member[]>();
@@ -357,7 +358,7 @@ export class MockBackend implements Backend {
     return m;
   }
 
-  private mustSpace(space: SpaceId): SpaceInfo {
+  private mustSpace(space: SpaceId): Omit<SpaceInfo, 'role'> {
     const s = this.spaces.find((x) => x.id === space);
     if (!s) throw new BackendError('not_found', `space ${space} not found`);
     return s;
@@ -856,7 +857,7 @@ export class MockBackend implements Backend {
       for (const list of this.members.values()) for (const m of list) if (m.person === this.me.person) m.name = n;
       return null;
     },
-    spaces: () => this.spaces,
+    spaces: () => this.spaces.map((s) => ({ ...s, role: s.personal ? null : this.roleOf(s.id) })),
     personal_space: () => this.me.personal_space,
     courses: ({ space }) => this.list(['course'], space, null),
     threads: ({ space, lesson }) => this.list(['thread'], space, lesson),

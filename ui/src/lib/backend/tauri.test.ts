@@ -18,10 +18,10 @@ describe('TauriBackend', () => {
     const seen: Array<[string, unknown]> = [];
     mockIPC((cmd, args) => {
       seen.push([cmd, args]);
-      return [{ id: 'x', name: 'Personal', personal: true }];
+      return [{ id: 'x', name: 'Personal', personal: true, role: null }];
     });
     const out = await new TauriBackend().call('spaces', {});
-    expect(out).toEqual([{ id: 'x', name: 'Personal', personal: true }]);
+    expect(out).toEqual([{ id: 'x', name: 'Personal', personal: true, role: null }]);
     expect(seen).toEqual([['call', { cmd: 'spaces', args: {} }]]);
   });
 
