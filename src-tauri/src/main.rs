@@ -27,8 +27,9 @@ use tauri::{AppHandle, Emitter, Manager, Runtime, State, WebviewWindowBuilder};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 
+use crate::deep_link::Pending;
 use crate::options::{DATA_DIR_ENV, Exit, Options};
-use crate::shell::{FirstRun, Shell};
+use crate::shell::{FirstRun, Opened, Opening, Shell};
 
 /// The label of the one window (as in tauri.conf.json and the capability).
 pub(crate) const MAIN_WINDOW: &str = "main";
@@ -37,27 +38,19 @@ const EXIT_DATA_DIR: i32 = 5;
 /// Exit status for a malformed command line.
 const EXIT_USAGE: u8 = 2;
 
-/// The one command: runs `cmd` with `args` in the core (see the bridge contract).
+/// The one command: runs `cmd` with `args` in the core (see the bridge contract), once the
+/// data dir is open; then hands the UI any deep link that waited for it to be listening.
 #[tauri::command]
 async fn call<R: Runtime>(
     app: AppHandle<R>,
-    shell: State<'_, Shell>,
+    opening: State<'_, Opening>,
+    links: State<'_, Pending>,
     cmd: String,
     args: Value,
 ) -> ApiResult<Value> {
-    forward(&app, &shell, cmd, args).await
-}
-
-/// Runs a command, then hands the UI any deep link that waited for it to be listening.
-async fn forward<R: Runtime>(
-    app: &AppHandle<R>,
-    shell: &Shell,
-    cmd: String,
-    args: Value,
-) -> ApiResult<Value> {
-    let result = shell.call(cmd, args).await;
-    for link in shell.ui_ready() {
-        emit_deep_link(app, &link);
+    let result = opening.shell().await?.call(cmd, args).await;
+    for link in links.ready() {
+        emit_deep_link(&app, &link);
     }
     result
 }
@@ -72,8 +65,8 @@ fn emit_deep_link<R: Runtime>(app: &AppHandle<R>, link: &deep_link::DeepLink) {
 fn open_url<R: Runtime>(app: &AppHandle<R>, url: &str) {
     match deep_link::parse(url) {
         Ok(link) => {
-            if let Some(shell) = app.try_state::<Shell>()
-                && let Some(link) = shell.deep_links.offer(link)
+            if let Some(links) = app.try_state::<Pending>()
+                && let Some(link) = links.offer(link)
             {
                 emit_deep_link(app, &link);
             }
@@ -114,8 +107,11 @@ fn open_error_message(dir: &Path, error: &ApiError) -> String {
     }
 }
 
-/// Shows an error dialog with no window behind it, then exits with `code`.
+/// Hides the window, shows an error dialog, then exits with `code`.
 fn fail<R: Runtime>(app: &AppHandle<R>, message: String, code: i32) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.hide();
+    }
     tracing::error!("{message}");
     let handle = app.clone();
     app.dialog()
@@ -126,13 +122,15 @@ fn fail<R: Runtime>(app: &AppHandle<R>, message: String, code: i32) {
         .show(move |_| handle.exit(code));
 }
 
+/// Builds the window at once, then opens the data dir on a thread of its own: the page's
+/// web process starts (a few hundred milliseconds) while the data dir opens, and the page's
+/// first commands wait for the data dir ([`Opening`]).
 fn setup<R: Runtime>(
     app: &AppHandle<R>,
     data_dir: Option<PathBuf>,
     options: &Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
     startup::phase("setup");
-    let sample = !options.no_sample;
     let Some(dir) = data_dir else {
         let message = format!(
             "Cohort cannot find a folder for your data on this system. Start it with \
@@ -141,63 +139,11 @@ fn setup<R: Runtime>(
         fail(app, message, EXIT_DATA_DIR);
         return Ok(());
     };
-    let shell = match Shell::open(&dir, sample) {
-        Ok((shell, first_run)) => {
-            if first_run == FirstRun::SampleCreated {
-                tracing::info!("first launch: created the sample course");
-            }
-            shell
-        }
-        Err(e) => {
-            fail(app, open_error_message(&dir, &e), EXIT_DATA_DIR);
-            return Ok(());
-        }
-    };
-    tracing::info!("data dir: {}", shell.root().display());
-    startup::phase("data dir open");
-
-    let changes = shell.subscribe()?;
-    let api = shell.api();
-    app.manage(shell);
-    let handle = app.clone();
-    tauri::async_runtime::spawn(events::pump(changes, events::WINDOW, move |change| {
-        if let Err(e) = handle.emit_to(MAIN_WINDOW, events::EVENT, change) {
-            tracing::warn!("cannot send a change event to the UI: {e}");
-        }
-    }));
-
+    let (opened, opening) = shell::opening();
+    app.manage(opening);
+    app.manage(Pending::default());
     let slot = Arc::new(sync::NodeSlot::default());
     app.manage(Arc::clone(&slot));
-    if options.offline {
-        tracing::info!("offline: sync is off for this launch");
-    } else {
-        let handle = app.clone();
-        let config = sync::config(!options.no_mdns);
-        tauri::async_runtime::spawn(async move {
-            let emit = move |notice: &cohort_api::SyncNotice| {
-                if let Err(e) = handle.emit_to(MAIN_WINDOW, sync::EVENT, notice) {
-                    tracing::warn!("cannot send a sync notice to the UI: {e}");
-                }
-            };
-            if let Err(e) = sync::start(api, config, slot, emit).await {
-                // The app stays useful offline; the sync panel shows no peers.
-                tracing::error!("sync cannot start: {}", e.message);
-            }
-        });
-    }
-
-    let handle = app.clone();
-    app.deep_link().on_open_url(move |event| {
-        for url in event.urls() {
-            open_url(&handle, url.as_str());
-        }
-    });
-    // A link that started the app arrived before the listener above.
-    if let Some(urls) = app.deep_link().get_current()? {
-        for url in urls {
-            open_url(app, url.as_str());
-        }
-    }
 
     let config = app
         .config()
@@ -212,7 +158,81 @@ fn setup<R: Runtime>(
         paint_without_compositing(&window);
     }
     startup::phase("window created");
+
+    let handle = app.clone();
+    let options = options.clone();
+    std::thread::Builder::new()
+        .name("open data dir".to_owned())
+        .spawn(move || {
+            let outcome = open_data_dir(&handle, &dir, &options, slot);
+            if let Err(e) = &outcome {
+                let (app, message) = (handle.clone(), open_error_message(&dir, e));
+                let shown = handle.run_on_main_thread(move || fail(&app, message, EXIT_DATA_DIR));
+                if let Err(e) = shown {
+                    tracing::error!("cannot show why the data dir did not open: {e}");
+                    handle.exit(EXIT_DATA_DIR);
+                }
+            }
+            opened.send_replace(Some(outcome));
+        })?;
+
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            open_url(&handle, url.as_str());
+        }
+    });
+    // A link that started the app arrived before the listener above.
+    if let Some(urls) = app.deep_link().get_current()? {
+        for url in urls {
+            open_url(app, url.as_str());
+        }
+    }
     Ok(())
+}
+
+/// Opens (creating on first launch) the data dir, then starts what runs over it: the pump
+/// of change events to the page and, unless offline, the sync node.
+fn open_data_dir<R: Runtime>(
+    app: &AppHandle<R>,
+    dir: &Path,
+    options: &Options,
+    slot: Arc<sync::NodeSlot>,
+) -> Opened {
+    let (shell, first_run) = Shell::open(dir, !options.no_sample)?;
+    if first_run == FirstRun::SampleCreated {
+        tracing::info!("first launch: created the sample course");
+    }
+    tracing::info!("data dir: {}", shell.root().display());
+    startup::phase("data dir open");
+
+    let changes = shell.subscribe()?;
+    let handle = app.clone();
+    tauri::async_runtime::spawn(events::pump(changes, events::WINDOW, move |change| {
+        if let Err(e) = handle.emit_to(MAIN_WINDOW, events::EVENT, change) {
+            tracing::warn!("cannot send a change event to the UI: {e}");
+        }
+    }));
+
+    if options.offline {
+        tracing::info!("offline: sync is off for this launch");
+    } else {
+        let handle = app.clone();
+        let config = sync::config(!options.no_mdns);
+        let api = shell.api();
+        tauri::async_runtime::spawn(async move {
+            let emit = move |notice: &cohort_api::SyncNotice| {
+                if let Err(e) = handle.emit_to(MAIN_WINDOW, sync::EVENT, notice) {
+                    tracing::warn!("cannot send a sync notice to the UI: {e}");
+                }
+            };
+            if let Err(e) = sync::start(api, config, slot, emit).await {
+                // The app stays useful offline; the sync panel shows no peers.
+                tracing::error!("sync cannot start: {}", e.message);
+            }
+        });
+    }
+    Ok(Arc::new(shell))
 }
 
 /// Has the web view paint the page without accelerated compositing (Linux).

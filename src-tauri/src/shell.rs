@@ -3,6 +3,9 @@
 //! Every UI command goes through [`Shell::call`], which runs [`Api::call`] on a blocking
 //! thread (SQLite and Automerge work never runs on the UI's main thread) and returns its
 //! JSON result or its `{ code, message }` error unchanged.
+//!
+//! The data dir opens on a thread of its own while the window and its page start
+//! ([`opening`]); a command that arrives first waits for it in [`Opening::shell`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,17 +13,47 @@ use std::time::Instant;
 
 use cohort_api::{Api, ApiError, ApiResult, ChangeEvent, ErrorCode, OpenOptions};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-use crate::deep_link::{DeepLink, Pending};
-
-/// The open data dir and what the shell keeps beside it.
+/// The open data dir.
 #[derive(Debug)]
 pub struct Shell {
     api: Arc<Mutex<Api>>,
     root: PathBuf,
-    /// Deep links that arrived before the UI was listening.
-    pub deep_links: Pending,
+}
+
+/// What opening the data dir came to: the shell, or why it could not open.
+pub type Opened = ApiResult<Arc<Shell>>;
+
+/// The data dir as commands see it: still opening, then open (or failed to open).
+#[derive(Debug, Clone)]
+pub struct Opening(watch::Receiver<Option<Opened>>);
+
+/// A data dir still to be opened: the sender the opener reports through, and the
+/// [`Opening`] that commands wait on. A sender dropped without a report (the opener
+/// failed unexpectedly) fails the waiting commands instead of leaving them waiting.
+pub fn opening() -> (watch::Sender<Option<Opened>>, Opening) {
+    let (tx, rx) = watch::channel(None);
+    (tx, Opening(rx))
+}
+
+impl Opening {
+    /// The open shell, once the data dir is open; its error if it could not be opened.
+    pub async fn shell(&self) -> Opened {
+        let mut rx = self.0.clone();
+        let outcome = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| never_opened())?;
+        outcome.clone().unwrap_or_else(|| Err(never_opened()))
+    }
+}
+
+fn never_opened() -> ApiError {
+    ApiError {
+        code: ErrorCode::Internal,
+        message: "your data could not be opened; restart Cohort".to_owned(),
+    }
 }
 
 /// What opening the data dir did.
@@ -52,7 +85,6 @@ impl Shell {
         let shell = Shell {
             root: api.root().to_owned(),
             api: Arc::new(Mutex::new(api)),
-            deep_links: Pending::default(),
         };
         Ok((shell, first_run))
     }
@@ -91,11 +123,6 @@ impl Shell {
             code: ErrorCode::Internal,
             message: format!("the command failed unexpectedly: {e}"),
         })?
-    }
-
-    /// Marks the UI as listening; returns the deep links that waited for it.
-    pub fn ui_ready(&self) -> Vec<DeepLink> {
-        self.deep_links.ready()
     }
 }
 
@@ -179,6 +206,39 @@ mod tests {
         assert_eq!(err.code, ErrorCode::NotFound);
         let wire = serde_json::to_value(&err).expect("serializes");
         assert_eq!(wire["code"], json!("not_found"));
+    }
+
+    #[test]
+    fn commands_wait_for_the_data_dir_and_get_its_error_if_it_fails() {
+        let rt = runtime();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (tx, open) = opening();
+        let waiting = rt.spawn({
+            let open = open.clone();
+            async move { open.shell().await.map(|s| s.root().to_owned()) }
+        });
+        rt.block_on(tokio::task::yield_now());
+        assert!(
+            !waiting.is_finished(),
+            "a command waits while the data dir opens"
+        );
+        let (shell, _) = Shell::open(dir.path(), false).expect("opens");
+        tx.send_replace(Some(Ok(Arc::new(shell))));
+        let root = rt.block_on(waiting).expect("joins").expect("the shell");
+        assert_eq!(root, dir.path());
+
+        let (tx, open) = opening();
+        tx.send_replace(Some(Err(ApiError {
+            code: ErrorCode::DataDirLocked,
+            message: "locked".to_owned(),
+        })));
+        let err = rt.block_on(open.shell()).expect_err("the open failed");
+        assert_eq!(err.code, ErrorCode::DataDirLocked);
+
+        let (tx, open) = opening();
+        drop(tx);
+        let err = rt.block_on(open.shell()).expect_err("never opened");
+        assert_eq!(err.code, ErrorCode::Internal);
     }
 
     #[test]
