@@ -31,6 +31,9 @@ export const DEFAULT_DISPLAY_NAME = 'Learner';
 /** The cohort of the built-in sample course (the desktop app creates it on first launch). */
 export const SAMPLE_COHORT_NAME = 'Getting started';
 
+/** How long an answer asked for ahead waits for the view that needs it (see `askAhead`). */
+const AHEAD_MS = 2_000;
+
 /** Local (per device) preferences kept in localStorage. */
 export const storage = {
   get(key: string): string | null {
@@ -48,6 +51,10 @@ export const storage = {
     }
   },
 };
+
+function aheadKey(cmd: string, args: unknown): string {
+  return `${cmd} ${JSON.stringify(args)}`;
+}
 
 /** The app's shared state. */
 export class AppState {
@@ -70,15 +77,56 @@ export class AppState {
   /** Asks the journal to open a new entry (File > New journal entry); the journal clears it. */
   composeJournal = $state(false);
   private toastId = 0;
+  /** Answers asked for ahead of the view that needs them, by command and arguments. */
+  private readonly ahead = new Map<string, Promise<unknown>>();
 
   constructor(backend: Backend) {
     this.backend = backend;
   }
 
+  /**
+   * Asks for `cmd` now, for a view that will ask for it soon (at launch, the start view,
+   * whose data then arrives with the app's own instead of a round trip later). The first
+   * `call` or `quiet` with the same command and arguments within a few seconds takes the
+   * answer; a failed one is asked again by that call. Any change event drops what was
+   * asked ahead (see `forgetAhead`), so a view never shows an answer older than a change.
+   */
+  askAhead<K extends Cmd>(cmd: K, args: Args<K>): void {
+    const key = aheadKey(cmd, args);
+    const answer = this.backend.call(cmd, args);
+    answer.catch(() => {}); // seen by the call that takes it, which then asks again
+    this.ahead.set(key, answer);
+    setTimeout(() => {
+      if (this.ahead.get(key) === answer) this.ahead.delete(key);
+    }, AHEAD_MS);
+  }
+
+  /** Drops every answer asked for ahead (something changed since they were asked for). */
+  forgetAhead(): void {
+    this.ahead.clear();
+  }
+
+  /** The command's answer: the one asked for ahead if there is one, else asked for now. */
+  private async ask<K extends Cmd>(cmd: K, args: Args<K>): Promise<Result<K>> {
+    if (this.ahead.size > 0) {
+      const key = aheadKey(cmd, args);
+      const answer = this.ahead.get(key) as Promise<Result<K>> | undefined;
+      if (answer) {
+        this.ahead.delete(key);
+        try {
+          return await answer;
+        } catch {
+          // Asked again below, so the error is the current one.
+        }
+      }
+    }
+    return this.backend.call(cmd, args);
+  }
+
   /** Runs a command; on failure shows the error and rethrows it. */
   async call<K extends Cmd>(cmd: K, args: Args<K>): Promise<Result<K>> {
     try {
-      return await this.backend.call(cmd, args);
+      return await this.ask(cmd, args);
     } catch (e) {
       const err = toBackendError(e);
       this.toast('error', err.message, err.code);
@@ -89,7 +137,7 @@ export class AppState {
   /** Runs a command; on failure returns `null` without telling anyone (optional features). */
   async quiet<K extends Cmd>(cmd: K, args: Args<K>): Promise<Result<K> | null> {
     try {
-      return await this.backend.call(cmd, args);
+      return await this.ask(cmd, args);
     } catch {
       return null;
     }

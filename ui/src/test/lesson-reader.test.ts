@@ -25,6 +25,8 @@ describe('lesson reader', () => {
     await renderView(LessonReader, { id }, {}, backend);
     const body = await screen.findByTestId('lesson-body');
     await waitFor(() => expect(body.textContent).toContain('transfers ownership'));
+    // Selected once the lesson's highlights are drawn (drawing them replaces the text).
+    await waitFor(() => expect(body.querySelector('mark.anchor')).not.toBeNull());
 
     // The reader selects rendered text that spans Markdown emphasis in the source.
     selectText(body, 'transfers ownership to the new variable');
@@ -60,6 +62,7 @@ describe('lesson reader', () => {
     await renderView(LessonReader, { id: backend.ids.ownership }, {}, backend);
     const body = await screen.findByTestId('lesson-body');
     await waitFor(() => expect(body.textContent).toContain('the value is dropped'));
+    await waitFor(() => expect(body.querySelector('mark.anchor')).not.toBeNull());
     selectText(body, 'the value');
     await fireEvent.mouseUp(body);
     await fireEvent.click(await screen.findByTestId('ask-about-this'));
