@@ -7,6 +7,7 @@ import {
   onStartup,
   RENDERED,
   SCRIPT,
+  startupMarksFrom,
   VIEW,
   type StartupMarks,
 } from './perf';
@@ -79,5 +80,21 @@ describe('markInteractive', () => {
     const steps = [m?.script_at_ms, m?.data_at_ms, m?.view_at_ms, m?.rendered_at_ms, m?.interactive_at_ms];
     expect(steps.every((t) => typeof t === 'number')).toBe(true);
     expect([...(steps as number[])].sort((a, b) => a - b)).toEqual(steps);
+  });
+});
+
+describe('startupMarksFrom', () => {
+  const marks = (at: Record<string, number>) => (name: string) => at[name] ?? null;
+
+  it('keeps the interactive mark when the window painted before it', () => {
+    const m = startupMarksFrom(1000, 1300, marks({ [SCRIPT]: 1350, [INTERACTIVE]: 1500 }));
+    expect(m).toMatchObject({ page_at_ms: 1000, painted_at_ms: 1300, script_at_ms: 1350, interactive_at_ms: 1500 });
+  });
+
+  it('counts a view ready before the first paint as interactive at that paint', () => {
+    const m = startupMarksFrom(1000, 1600, marks({ [INTERACTIVE]: 1500 }));
+    expect(m.interactive_at_ms).toBe(1600);
+    expect(startupMarksFrom(1000, null, marks({ [INTERACTIVE]: 1500 })).interactive_at_ms).toBe(1500);
+    expect(startupMarksFrom(1000, 1600, marks({})).interactive_at_ms).toBeNull();
   });
 });
