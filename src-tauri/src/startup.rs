@@ -38,7 +38,8 @@ pub struct StartupMarks {
     /// The start view has put that data in the DOM (Cohort's UI only).
     #[serde(default)]
     pub rendered_at_ms: Option<f64>,
-    /// The start view has rendered what it loaded (Cohort's UI only).
+    /// The start view has rendered what it loaded, and the window has painted (the later of
+    /// the UI's interactive mark and the first paint; Cohort's UI only).
     pub interactive_at_ms: Option<f64>,
 }
 
