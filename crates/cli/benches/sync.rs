@@ -1198,7 +1198,11 @@ fn main() -> Res<()> {
             );
             times.push(ms(first.time));
             let (k, kl) = pair.keystrokes(note, if smoke { 3 } else { 30 }, text_changes / 2)?;
-            println!("text run {run}: keystrokes ms [{}]", list(&k));
+            println!(
+                "text run {run}: keystrokes ms [{}]; A acknowledged each after ms [{}]",
+                list(&k),
+                list(&kl)
+            );
             keys.extend(k);
             keys_local.extend(kl);
             pair.stop_and_verify()?;
