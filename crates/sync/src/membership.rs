@@ -88,7 +88,10 @@ pub use entry::{
 };
 pub use fold::{InviteState, Member, MembershipState, RejectReason, Rejected, Removal};
 pub use invite::{
-    Invite, InviteKey, MAX_TICKET_LEN, ParseInviteKeyError, TICKET_PREFIX, TICKET_VERSION, Ticket,
-    TicketError, invite_key_for, redeem_action, redeem_proof, verify_redeem_proof,
+    Invite, MAX_TICKET_LEN, TICKET_PREFIX, TICKET_VERSION, Ticket, TicketError, invite_key_for,
+    redeem_action, redeem_proof, verify_redeem_proof,
 };
-pub use keys::{DeviceKey, SIGNATURE_LEN, SignatureError, verify_device, verify_signature};
+pub use keys::{
+    DeviceKey, InviteKey, ParseInviteKeyError, SIGNATURE_LEN, SignatureError, verify_device,
+    verify_signature,
+};

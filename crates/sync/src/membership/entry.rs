@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use cohort_model::{Entry, EntryKind, ItemId, PersonId, Role, SpaceId, Timestamp};
 
-use super::invite::InviteKey;
-use super::keys::{DeviceKey, SignatureError, verify_device};
+use super::keys::{DeviceKey, InviteKey, SignatureError, verify_device};
 use crate::DeviceId;
 
 /// Domain-separation prefix of every entry signature.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cohort_model::{Entry, EntryKind, ItemId, PersonId, Role, SpaceId, Timestamp};
 
 use super::entry::{Action, EntryError, FieldError, space_id_for, verify_entry};
-use super::invite::{InviteKey, verify_redeem_proof};
+use super::invite::verify_redeem_proof;
+use super::keys::InviteKey;
 use super::keys::SignatureError;
 use crate::DeviceId;
 

@@ -9,7 +9,7 @@ use data_encoding::BASE32_NOPAD_NOCASE;
 use ed25519_dalek::SigningKey;
 
 use super::entry::Action;
-use super::keys::{DeviceKey, SignatureError, verify_signature};
+use super::keys::{DeviceKey, InviteKey, SignatureError, verify_signature};
 use crate::DeviceId;
 
 /// blake3 `derive_key` context turning an invite secret into an Ed25519 secret key.
@@ -17,38 +17,6 @@ const INVITE_KEY_CONTEXT: &str = "cohort invite key v1";
 
 /// Domain-separation prefix of a redemption proof.
 const PROOF_DOMAIN: &[u8] = b"cohort invite redemption v1";
-
-/// An invite's public key (derived from its secret), as it appears in the log: 64 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InviteKey(pub [u8; 32]);
-
-impl fmt::Display for InviteKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for InviteKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InviteKey({})", &hex::encode(self.0)[..12])
-    }
-}
-
-/// Text that is not an invite key (64 lowercase hex digits).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid invite key {0:?}: expected 64 lowercase hex digits")]
-pub struct ParseInviteKeyError(pub String);
-
-impl FromStr for InviteKey {
-    type Err = ParseInviteKeyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 32];
-        match hex::decode_to_slice(s, &mut bytes) {
-            Ok(()) if hex::encode(bytes) == s => Ok(InviteKey(bytes)),
-            _ => Err(ParseInviteKeyError(s.chars().take(80).collect())),
-        }
-    }
-}
 
 fn derived_key(secret: &[u8; 32]) -> DeviceKey {
     DeviceKey::from_signing_key(SigningKey::from_bytes(&blake3::derive_key(

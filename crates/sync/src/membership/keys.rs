@@ -1,10 +1,44 @@
-//! Device keys (Ed25519 signing keys) and signature checks against a [`DeviceId`].
+//! Device keys (Ed25519 signing keys), signature checks against a [`DeviceId`], and the
+//! public key that stands for an invite in a membership log ([`InviteKey`]).
 
 use std::fmt;
+use std::str::FromStr;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::DeviceId;
+
+/// An invite's public key (derived from its secret), as it appears in the log: 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InviteKey(pub [u8; 32]);
+
+impl fmt::Display for InviteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for InviteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InviteKey({})", &hex::encode(self.0)[..12])
+    }
+}
+
+/// Text that is not an invite key (64 lowercase hex digits).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid invite key {0:?}: expected 64 lowercase hex digits")]
+pub struct ParseInviteKeyError(pub String);
+
+impl FromStr for InviteKey {
+    type Err = ParseInviteKeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 32];
+        match hex::decode_to_slice(s, &mut bytes) {
+            Ok(()) if hex::encode(bytes) == s => Ok(InviteKey(bytes)),
+            _ => Err(ParseInviteKeyError(s.chars().take(80).collect())),
+        }
+    }
+}
 
 /// Length in bytes of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
