@@ -224,8 +224,10 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
     await pageB.goto(`${B.url}/#/lesson/${s.lesson}`);
     const article = pageB.getByTestId('lesson-body');
     await article.getByText('Chlorophyll', { exact: false }).waitFor();
-    // Select the passage with a real mouse drag across its characters.
-    const box = await pageB.evaluate((passage) => {
+    // Select the passage with a real mouse drag across its characters, once it stays where it
+    // is: the page may still be laying out (the discussion panel, highlights) when the text
+    // first shows, and a drag measured before that ends somewhere else.
+    const passageBox = (passage) => pageB.evaluate((passage) => {
       const art = document.querySelector('[data-testid="lesson-body"]');
       const walker = document.createTreeWalker(art, NodeFilter.SHOW_TEXT);
       for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -242,7 +244,14 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
         return { x1: a.left + 1, y1: a.top + a.height / 2, x2: b.right - 1, y2: b.top + b.height / 2 };
       }
       return null;
-    }, PASSAGE);
+    }, passage);
+    let box = await passageBox(PASSAGE);
+    for (let i = 0; i < 30; i++) {
+      await pageB.waitForTimeout(100);
+      const again = await passageBox(PASSAGE);
+      if (JSON.stringify(again) === JSON.stringify(box)) break;
+      box = again;
+    }
     assert.ok(box, 'the passage is rendered');
     await pageB.mouse.move(box.x1, box.y1);
     await pageB.mouse.down();
