@@ -1,13 +1,13 @@
 # Shared by run.sh (the e2e tests) and bench.sh (the benchmark): a temp dir, Xvfb on a
 # display it picks itself, tauri-driver on free ports, and a cleanup that always stops what
 # was started. Source it after setting TMP_PREFIX; it sets HERE (this directory), ROOT (the
-# repository) and CARGO_TARGET_DIR (default $HOME/.cache/cohort-target) and loads cargo's
-# environment; then call start_display_and_driver (or start_display alone).
+# repository), loads scripts/setup-lib.sh (CARGO_TARGET_DIR, default
+# $HOME/.cache/cohort-target; npm_install) and cargo's environment; then call
+# start_display_and_driver (or start_display alone).
 # shellcheck shell=bash
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cohort-target}"
 # shellcheck source=scripts/setup-lib.sh
 . "$ROOT/scripts/setup-lib.sh"
 if [ -f "$HOME/.cargo/env" ]; then

@@ -20,7 +20,7 @@ if [[ "${SKIP_BUILD:-}" != 1 ]]; then
     npm --prefix "$root/ui" run build
   fi
 fi
-export COHORT_BIN="${COHORT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/cohort}"
+export COHORT_BIN="${COHORT_BIN:-$CARGO_TARGET_DIR/debug/cohort}"
 [[ -x "$COHORT_BIN" ]] || { echo "missing $COHORT_BIN" >&2; exit 1; }
 [[ -f "$root/ui/dist/index.html" ]] || { echo "missing $root/ui/dist" >&2; exit 1; }
 

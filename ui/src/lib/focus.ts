@@ -26,13 +26,17 @@ export async function focusAfterUpdate(get: () => HTMLElement | null | undefined
   focusMainHeading();
 }
 
-/** Focuses the main view's h1 (made focusable for this), e.g. after navigating. */
-export function focusMainHeading(): void {
+/**
+ * Focuses the main view's h1 (made focusable for this), e.g. after navigating; false when
+ * the view has no heading (yet).
+ */
+export function focusMainHeading(): boolean {
   const h1 = document.querySelector<HTMLElement>('main h1');
-  if (!h1) return;
+  if (!h1) return false;
   if (!h1.hasAttribute('tabindex')) h1.setAttribute('tabindex', '-1');
   // The heading is at the top of the view: no scrolling (which costs a layout) needed.
   h1.focus({ preventScroll: true });
+  return true;
 }
 
 /**

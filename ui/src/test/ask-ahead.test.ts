@@ -13,16 +13,22 @@ async function seededCohort(backend: ReturnType<typeof mock>): Promise<SpaceId> 
   return cohort.id;
 }
 
+/** An app over the seeded mock, with its backend's calls watched from here on. */
+async function watchedApp() {
+  const backend = mock();
+  const space = await seededCohort(backend);
+  const app = new AppState(backend);
+  const spy = vi.spyOn(backend, 'call');
+  return { app, space, spy };
+}
+
 function callsOf(spy: { mock: { calls: unknown[][] } }, cmd: string): number {
   return spy.mock.calls.filter(([c]) => c === cmd).length;
 }
 
 describe('asking ahead', () => {
   it('hands an answer asked for ahead to the first call for it, once', async () => {
-    const backend = mock();
-    const space = await seededCohort(backend);
-    const app = new AppState(backend);
-    const spy = vi.spyOn(backend, 'call');
+    const { app, space, spy } = await watchedApp();
     app.askAhead('charter', { space });
     expect(callsOf(spy, 'charter')).toBe(1);
     const first = await app.call('charter', { space });
@@ -38,10 +44,7 @@ describe('asking ahead', () => {
   });
 
   it('asks again after a change event, and when the answer asked ahead failed', async () => {
-    const backend = mock();
-    const space = await seededCohort(backend);
-    const app = new AppState(backend);
-    const spy = vi.spyOn(backend, 'call');
+    const { app, space, spy } = await watchedApp();
     app.askAhead('charter', { space });
     app.forgetAhead();
     await app.call('charter', { space });
