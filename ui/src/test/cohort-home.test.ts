@@ -8,7 +8,7 @@ describe('cohort home', () => {
     const backend = mock();
     await renderView(CohortHome, { space: backend.cohort }, {}, backend);
     await screen.findByRole('heading', { level: 1, name: 'Rust Study Circle' });
-    expect(screen.getByText('Learn Rust together, one chapter a week.')).toBeTruthy();
+    expect(await screen.findByText('Learn Rust together, one chapter a week.')).toBeTruthy();
     expect(screen.getByText('Say what you tried before you ask.')).toBeTruthy();
     expect(screen.getByText('Weekly call')).toBeTruthy();
     expect(screen.getByText('Finish the basics')).toBeTruthy();
@@ -40,6 +40,23 @@ describe('cohort home', () => {
     expect(lesson.textContent).toContain('Lesson changed');
     await waitFor(() => expect(lesson.textContent).toContain('by Grace Hopper'));
     expect(since.textContent).not.toContain('Is a moved value copied?');
+  });
+
+  it('shows its heading, from the space list, before the charter arrives', async () => {
+    const backend = mock();
+    let answer: () => void = () => {};
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const call = backend.call.bind(backend);
+    backend.call = (async (cmd: string, args: unknown) => {
+      if (cmd === 'charter') await held;
+      return call(cmd as never, args as never);
+    }) as typeof backend.call;
+    await renderView(CohortHome, { space: backend.cohort }, {}, backend);
+    expect(await screen.findByRole('heading', { level: 1, name: 'Rust Study Circle' })).toBeTruthy();
+    expect(screen.getByText('Loading…')).toBeTruthy();
+    answer();
+    expect(await screen.findByText('Learn Rust together, one chapter a week.')).toBeTruthy();
+    expect(screen.getAllByRole('heading', { level: 1 })).toHaveLength(1);
   });
 
   it('explains the feed on a first visit', async () => {
