@@ -645,6 +645,10 @@ async fn nodes_reach_each_other_through_a_relay() -> TestResult {
     assert_eq!(circuit, expected, "A's circuit address goes through R");
     assert!(a.listen_addrs().await?.contains(&circuit));
 
+    // B dials through its connection to R. libp2p's relay client refuses a circuit dial made
+    // while a dial to the relay itself is still under way (the relay is dialed only if not
+    // already being dialed), so B's connection to R must be up first.
+    wait_for(&mut b_rx, "B connected to R", connected(r_id)).await?;
     assert_eq!(b.dial(circuit.clone()).await?, a_id);
     let at_b = wait_for(&mut b_rx, "B sees A", connected(a_id)).await?;
     let at_a = wait_for(&mut a_rx, "A sees B", connected(b_id)).await?;
