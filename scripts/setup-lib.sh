@@ -46,6 +46,17 @@ npm_install() {
     fi
 }
 
+# build_e2e_bins: builds the binaries the end-to-end tests run: `cohort`, and
+# `cohort-desktop` serving the UI built into it (custom-protocol; without it a debug build
+# loads the dev server's URL). Built for the whole workspace with its tests, so that each
+# dependency gets the same features as in `cargo nextest run --workspace` (the tests turn on
+# the dev-dependencies' features) and the crates nextest compiled are reused: only tauri and
+# what depends on it compile again. Building the two packages alone recompiled ~140 crates.
+build_e2e_bins() {
+    (cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
+        cargo build --locked --workspace --bins --tests --features cohort-desktop/custom-protocol)
+}
+
 # need_cmd COMMAND APT_PACKAGE: install the package only if the command is missing.
 need_cmd() {
     command -v "$1" >/dev/null 2>&1 || need_pkg "$2"

@@ -15,7 +15,7 @@ const PLACEHOLDER: &str = r#"<!doctype html>
 <body style="font-family: sans-serif; margin: 3rem">
 <h1>Cohort</h1>
 <p>This build of the desktop app has no user interface: it was compiled before the UI was
-built. Build the UI with <code>npm --prefix ui ci &amp;&amp; npm --prefix ui run build</code>,
+built. Build the UI with <code>npm --prefix ui install &amp;&amp; npm --prefix ui run build</code>,
 then build the app again (or run <code>scripts/run-desktop.sh</code>).</p>
 </body>
 </html>

@@ -4,7 +4,7 @@
 //! one command is the app's own `startup` report (the page's first paint, logged the same
 //! way), so both apps are timed by the same code.
 //!
-//!     cargo build --release -p cohort-desktop --example empty_app --features bench-baseline,tauri/custom-protocol
+//!     cargo build --release -p cohort-desktop --example empty_app --features bench-baseline,custom-protocol
 
 #[path = "../src/startup.rs"]
 mod startup;

@@ -21,8 +21,8 @@ TMP_PREFIX=cohort-desktop-bench
 # --- release builds: the app with its UI embedded, and the empty baseline ---
 npm_install "$ROOT/ui"
 npm --prefix "$ROOT/ui" run build
-(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --features tauri/custom-protocol)
-(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --example empty_app --features bench-baseline,tauri/custom-protocol)
+(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --features custom-protocol)
+(cd "$ROOT" && cargo build --locked --release -p cohort-desktop --example empty_app --features bench-baseline,custom-protocol)
 export COHORT_DESKTOP_APP="$CARGO_TARGET_DIR/release/cohort-desktop"
 export COHORT_EMPTY_APP="$CARGO_TARGET_DIR/release/examples/empty_app"
 

@@ -18,22 +18,19 @@ TMP_PREFIX=cohort-desktop-e2e
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # --- build (debug), with the UI embedded ---
-if [ -z "${COHORT_DESKTOP_APP:-}" ]; then
+# The `cohort` CLI plays the other member in the sync test. Both are built together (the
+# desktop app embeds ui/dist, so that is built first when it is missing or older than ui/src).
+if [ -z "${COHORT_DESKTOP_APP:-}" ] || [ -z "${COHORT_BIN:-}" ]; then
     if [ ! -f "$ROOT/ui/dist/index.html" ] ||
         [ -n "$(find "$ROOT/ui/src" "$ROOT/ui/index.html" -newer "$ROOT/ui/dist/index.html" -print -quit)" ]; then
         npm_install "$ROOT/ui"
         npm --prefix "$ROOT/ui" run build
     fi
-    # tauri/custom-protocol: serve the embedded UI (without it a debug build loads devUrl).
-    (cd "$ROOT" && cargo build --locked -p cohort-desktop --features tauri/custom-protocol)
-    COHORT_DESKTOP_APP="$CARGO_TARGET_DIR/debug/cohort-desktop"
+    build_e2e_bins
 fi
+COHORT_DESKTOP_APP="${COHORT_DESKTOP_APP:-$CARGO_TARGET_DIR/debug/cohort-desktop}"
+COHORT_BIN="${COHORT_BIN:-$CARGO_TARGET_DIR/debug/cohort}"
 export COHORT_DESKTOP_APP
-# The `cohort` CLI plays the other member in the sync test.
-if [ -z "${COHORT_BIN:-}" ]; then
-    (cd "$ROOT" && cargo build --locked -p cohort-cli)
-    COHORT_BIN="$CARGO_TARGET_DIR/debug/cohort"
-fi
 export COHORT_BIN
 npm_install "$HERE"
 
