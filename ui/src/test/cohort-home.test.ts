@@ -16,6 +16,8 @@ describe('cohort home', () => {
     await waitFor(() => expect(within(members).getByText('Ada Lovelace').closest('li')?.textContent).toContain('Online now'));
     expect(within(members).getByText('Grace Hopper').closest('li')?.textContent).toMatch(/Last synced/);
     expect(within(members).getByText(/Sam Learner/).closest('li')?.textContent).toContain('facilitator');
+    // Your own entry says so, set apart from your name.
+    expect(within(members).getByText(/Sam Learner/).textContent).toBe('Sam Learner (you)');
   });
 
   it('lists what happened since the last visit: new threads, replies and lesson changes', async () => {
@@ -57,6 +59,16 @@ describe('cohort home', () => {
     answer();
     expect(await screen.findByText('Learn Rust together, one chapter a week.')).toBeTruthy();
     expect(screen.getAllByRole('heading', { level: 1 })).toHaveLength(1);
+  });
+
+  it('says when the cohort last synced and what is still on its way, one part at a time', async () => {
+    const backend = mock();
+    backend.receiveUnindexed(backend.cohort, 1);
+    await backend.call('new_thread', { space: backend.cohort, kind: 'question', title: 'Lifetimes?', body: 'Why?', lesson: null, anchor: null });
+    await renderView(CohortHome, { space: backend.cohort }, {}, backend);
+    const summary = await screen.findByTestId('cohort-summary');
+    await waitFor(() => expect(summary.textContent).toContain('last synced'));
+    expect(summary.textContent).toMatch(/^\d+ members · last synced [^·]+ · \d+ changes? waiting to sync · indexing 1 received document$/);
   });
 
   it('explains the feed on a first visit', async () => {
