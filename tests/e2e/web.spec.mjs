@@ -206,8 +206,11 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
 
   test('both web UIs open with their token and show the cohort', async () => {
     need('space');
-    for (const [page, peer] of [[pageA, A], [pageB, B]]) {
-      await page.goto(`${peer.url}/?token=${peer.token}`);
+    // Both sign in before either is checked: a failed check on Ada's page must not leave
+    // Ben's without its session for the steps after this one.
+    const pages = [[pageA, A], [pageB, B]];
+    await Promise.all(pages.map(([page, peer]) => page.goto(`${peer.url}/?token=${peer.token}`)));
+    for (const [page, peer] of pages) {
       // The data dir was set up with the CLI (`init --name`, a cohort): no first-run screens,
       // even in a fresh browser profile that never saw this UI.
       await page.getByTestId('cohort-home').waitFor();
