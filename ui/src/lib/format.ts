@@ -20,6 +20,11 @@ export function ago(at: Timestamp | null | undefined, now: number = Date.now()):
   return dateOnly.format(at);
 }
 
+/** "1 lesson", "3 lessons": a number with its noun (`plural` when it is not the noun + "s"). */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** A full date and time. */
 export function when(at: Timestamp | null | undefined): string {
   return at == null ? '' : dateTime.format(at);

@@ -26,6 +26,7 @@ describe('list views', () => {
     expect(within(again).getAllByRole('link')).toHaveLength(count + 1);
     // Newest change first, as the core orders it.
     expect(within(again).getAllByRole('link')[0].textContent).toContain('Posted while away');
+    expect(within(again).getAllByRole('link')[0].textContent).toMatch(/\b1 post\b/);
     expect(backend.callsOf('threads')).toHaveLength(1);
 
     // A reply elsewhere updates the row's post count through its summary alone.
