@@ -121,6 +121,23 @@ class Peer {
   }
 }
 
+/**
+ * Elements whose content is wider than they are and spills out or scrolls sideways, at the
+ * page's size now (text that should wrap or be cut, a column wider than its track). Code
+ * blocks and text areas may scroll.
+ */
+async function overflowing(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('body *')]
+      .filter((e) => {
+        if (e.closest('pre, textarea, .cm-editor') || e.clientWidth === 0) return false;
+        const x = getComputedStyle(e).overflowX;
+        return x !== 'hidden' && x !== 'clip' && e.scrollWidth > e.clientWidth + 1;
+      })
+      .map((e) => `${e.tagName.toLowerCase()}${e.getAttribute('data-testid') ? `[data-testid=${e.getAttribute('data-testid')}]` : ''}.${[...e.classList].filter((c) => !c.startsWith('svelte-')).join('.')} (${e.scrollWidth} px in ${e.clientWidth})`),
+  );
+}
+
 /** Serious and critical axe violations of the page as it is now. */
 async function axeScan(page) {
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE_SOURCE });
@@ -419,6 +436,16 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
           await pageB.screenshot({ path: join(SHOTS, 'web-thread.png') });
         }
         assert.equal(await pageB.locator('h1').count(), 1, `${name}: exactly one h1`);
+        // Nothing wider than its place, in this window and in a small laptop's.
+        assert.deepEqual(await overflowing(pageB), [], `${name}: content wider than its box`);
+        const size = pageB.viewportSize();
+        await pageB.setViewportSize({ width: 1024, height: 700 });
+        try {
+          await sleep(100);
+          assert.deepEqual(await overflowing(pageB), [], `${name} at 1024 px: content wider than its box`);
+        } finally {
+          if (size) await pageB.setViewportSize(size);
+        }
         const v = await axeScan(pageB);
         axeReport[name] = v.map((x) => `${x.id}(${x.impact}, ${x.nodes} node(s), e.g. ${x.target})`);
         const bad = v.filter((x) => x.impact === 'serious' || x.impact === 'critical');

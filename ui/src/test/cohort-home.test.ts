@@ -71,6 +71,19 @@ describe('cohort home', () => {
     expect(summary.textContent).toMatch(/^\d+ members · last synced [^·]+ · \d+ changes? waiting to sync · indexing 1 received document$/);
   });
 
+  it('offers to invite people only to facilitators, who can', async () => {
+    const facilitator = mock();
+    const first = await renderView(CohortHome, { space: facilitator.cohort }, {}, facilitator);
+    await screen.findByTestId('members');
+    expect(screen.getByRole('link', { name: 'Invite people…' }).getAttribute('href')).toBe('#/sync');
+    first.unmount();
+
+    const learner = mock({ role: 'learner' });
+    await renderView(CohortHome, { space: learner.cohort }, {}, learner);
+    await screen.findByTestId('members');
+    expect(screen.queryByRole('link', { name: 'Invite people…' })).toBeNull();
+  });
+
   it('explains the feed on a first visit', async () => {
     const backend = mock();
     await renderView(CohortHome, { space: backend.cohort }, {}, backend);
