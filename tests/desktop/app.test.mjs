@@ -273,6 +273,11 @@ describe('the desktop app', () => {
     await search(browser, 'Observing', LESSON);
     await click(browser, `a[href="#/space/${space}/threads"]`);
     await (await byTestId(browser, 'threads')).waitForDisplayed();
+    // The list shown again (from the app's cache) has the thread posted since it was open.
+    await browser.waitUntil(
+      async () => (await textOf(browser, '[data-testid="threads"]')).includes(THREAD),
+      { timeout: 5000, timeoutMsg: 'the list shown again lacks the thread posted since' },
+    );
     await screenshot(browser, 'desktop-threads.png');
   });
 

@@ -2,7 +2,7 @@
 // current route, toasts. Views get it with `getApp()`.
 
 import { getContext, setContext } from 'svelte';
-import type { ChangeEvent, Me, Role, SpaceId, SpaceInfo } from './bindings';
+import type { ChangeEvent, DocSummary, Me, Role, SpaceId, SpaceInfo } from './bindings';
 import {
   isLagged,
   toBackendError,
@@ -223,6 +223,20 @@ export class AppState {
       this.lists.set(name, list);
     }
     return list;
+  }
+
+  /**
+   * The live list of a space's documents of one kind (its threads, notes, courses), loaded
+   * with `load`. The list outlives the view that first asked for it, so it keeps `space` as
+   * given here: a view must not hand it a function reading its `space` prop, which reads the
+   * next route's space (none, on a thread's page) once the route moves on.
+   */
+  spaceList(kind: 'thread' | 'note' | 'course', space: SpaceId, load: (space: SpaceId) => Promise<DocSummary[]>): LiveList {
+    return this.liveList(`${kind}:${space}`, {
+      load: () => load(space),
+      concerns: (e) => e.kind === kind && e.space === space,
+      accepts: (s) => s.kind === kind && s.space === space,
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import { screen, waitFor, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mock, renderApp } from './helpers';
 
@@ -34,6 +35,34 @@ describe('list views', () => {
     await waitFor(() => expect(within(screen.getByTestId('thread-list')).getAllByRole('link')[0].textContent).toContain('Is a moved value copied?'));
     expect(within(screen.getByTestId('thread-list')).getAllByRole('link')[0].textContent).toContain('3 posts');
     expect(backend.callsOf('threads')).toHaveLength(1);
+  });
+
+  it('a thread started or answered on its own page is in the list when you go back to it', async () => {
+    const user = userEvent.setup();
+    const space = mock().cohort;
+    const { backend } = renderApp({ hash: `#/space/${space}/threads` });
+    const list = await screen.findByTestId('thread-list');
+    const before = within(list).getAllByRole('link').length;
+
+    // Started from the list: the app moves on to the new thread's page.
+    await user.click(screen.getByTestId('new-thread'));
+    await user.type(screen.getByLabelText('Title'), 'Started here');
+    await user.type(screen.getByLabelText('Your post'), 'First post');
+    await user.click(within(screen.getByTestId('new-thread-form')).getByRole('button', { name: 'Post' }));
+    await waitFor(() => expect(window.location.hash).toMatch(/^#\/thread\//));
+    await screen.findByTestId('thread-page');
+    // Answered on its page.
+    await user.type(screen.getByLabelText('Your reply'), 'And a reply');
+    await user.click(screen.getByTestId('send-reply'));
+    await waitFor(() => expect(backend.callsOf('reply')).toHaveLength(1));
+    await waitFor(() => expect(backend.callsOf('summary').length).toBeGreaterThanOrEqual(2));
+    await pause(150);
+
+    window.location.hash = `#/space/${space}/threads`;
+    const again = await screen.findByTestId('thread-list');
+    await waitFor(() => expect(within(again).getAllByRole('link')).toHaveLength(before + 1));
+    const row = within(again).getByText('Started here').closest('a') as HTMLElement;
+    expect(row.textContent).toContain('2 posts');
   });
 
   it('loads the whole list again after lost events or a burst of changes', async () => {
