@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import CohortHome from '../lib/views/CohortHome.svelte';
-import { mock, renderView } from './helpers';
+import { mock, renderApp, renderView } from './helpers';
 
 describe('cohort home', () => {
   it('shows the charter and members with role, presence and last sync', async () => {
@@ -82,6 +82,17 @@ describe('cohort home', () => {
     await renderView(CohortHome, { space: learner.cohort }, {}, learner);
     await screen.findByTestId('members');
     expect(screen.queryByRole('link', { name: 'Invite people…' })).toBeNull();
+  });
+
+  it('records the visit for its own cohort when you leave it for a page of no cohort', async () => {
+    const space = mock().cohort;
+    const { backend } = renderApp({ hash: `#/space/${space}` });
+    await screen.findByTestId('members');
+    expect(window.localStorage.getItem(`cohort.lastVisit.${space}`)).toBeNull();
+    window.location.hash = `#/thread/${backend.ids.question}`;
+    await screen.findByTestId('thread-page');
+    expect(Number(window.localStorage.getItem(`cohort.lastVisit.${space}`))).toBeGreaterThan(0);
+    expect(window.localStorage.getItem('cohort.lastVisit.undefined')).toBeNull();
   });
 
   it('explains the feed on a first visit', async () => {
