@@ -405,6 +405,37 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
     assert.equal(await pageB.locator('h1').count(), 1);
   });
 
+  test("Ben starts a discussion from the list; both lists shown again have it (Ada's after sync)", async () => {
+    need('space');
+    const TITLE = 'Study group on Thursday?';
+    const threads = (peer) => `${peer.url}/#/space/${s.space}/threads`;
+    const listed = (page) => page.getByTestId('thread-list').textContent().then((t) => t.includes(TITLE));
+    // Ada has seen the list, then moved on: the app keeps it and patches it from changes.
+    await pageA.goto(threads(A));
+    await pageA.getByTestId('thread-list').waitFor();
+    await pageA.evaluate((hash) => (window.location.hash = hash), `#/space/${s.space}`);
+    await pageA.getByTestId('cohort-home').waitFor();
+
+    await pageB.goto(threads(B));
+    await pageB.getByTestId('thread-list').waitFor();
+    await pageB.getByTestId('new-thread').click();
+    await pageB.locator('#nt-title').fill(TITLE);
+    await pageB.locator('#nt-body').fill('Anyone up for going through the lesson together?');
+    await pageB.getByTestId('new-thread-form').getByRole('button', { name: 'Post' }).click();
+    await until("Ben's new thread page", () => /#\/thread\/[0-9a-f]{32}$/.test(pageB.url()), 10_000, 100);
+    await pageB.getByTestId('thread-page').waitFor();
+    // Back to the list through the sidebar, as a person would: the new thread is there.
+    await pageB.getByTestId('sidebar').getByRole('link', { name: 'Discussions' }).first().click();
+    await pageB.getByTestId('thread-list').waitFor();
+    await until('the new thread in the list Ben is shown again', () => listed(pageB), 5_000, 100);
+
+    // Ada: the thread arrives by sync while her list is closed; opening it shows it.
+    await until('the thread on Ada', () => A.api('threads', { space: s.space, lesson: null }).then((l) => l.some((t) => t.title === TITLE)));
+    await pageA.getByTestId('sidebar').getByRole('link', { name: 'Discussions' }).first().click();
+    await pageA.getByTestId('thread-list').waitFor();
+    await until('the new thread in the list Ada is shown again', () => listed(pageA), 5_000, 100);
+  });
+
   describe('accessibility (axe-core, serious or critical)', () => {
     const views = [
       ['home', () => `#/space/${s.space}`, 'cohort-home'],
