@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
+import { count } from '../lib/format';
 import { mock, renderApp } from './helpers';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,6 +65,22 @@ describe('list views', () => {
     await waitFor(() => expect(within(again).getAllByRole('link')).toHaveLength(before + 1));
     const row = within(again).getByText('Started here').closest('a') as HTMLElement;
     expect(row.textContent).toContain('2 posts');
+  });
+
+  it('a note created from the list is in it when you come back from its page', async () => {
+    const user = userEvent.setup();
+    const space = mock().cohort;
+    renderApp({ hash: `#/space/${space}/notes` });
+    const before = Number.parseInt((await screen.findByTestId('note-count')).textContent ?? '', 10);
+    await user.click(screen.getByTestId('new-note'));
+    await user.type(screen.getByLabelText('Note title'), 'Made on its own page{Enter}');
+    await waitFor(() => expect(window.location.hash).toMatch(/^#\/note\//));
+    await pause(300);
+
+    window.location.hash = `#/space/${space}/notes`;
+    await screen.findByTestId('note-list');
+    await waitFor(() => expect(screen.getByTestId('note-count').textContent).toBe(count(before + 1, 'note')));
+    expect(within(screen.getByTestId('note-list')).getByText('Made on its own page')).toBeTruthy();
   });
 
   it('loads the whole list again after lost events or a burst of changes', async () => {
