@@ -83,6 +83,22 @@ describe('list views', () => {
     expect(within(screen.getByTestId('note-list')).getByText('Made on its own page')).toBeTruthy();
   });
 
+  it('a course created from the list is in it when you come back from its outline', async () => {
+    const user = userEvent.setup();
+    const space = mock().cohort;
+    renderApp({ hash: `#/space/${space}/courses` });
+    const list = await screen.findByTestId('courses');
+    await waitFor(() => expect(within(list).getAllByRole('link').length).toBeGreaterThan(0));
+    await user.click(screen.getByTestId('new-course'));
+    await user.type(screen.getByLabelText('Title'), 'Made from the list{Enter}');
+    await waitFor(() => expect(window.location.hash).toMatch(/^#\/course\//));
+    await pause(300);
+
+    window.location.hash = `#/space/${space}/courses`;
+    const again = await screen.findByTestId('courses');
+    await waitFor(() => expect(within(again).getByText('Made from the list')).toBeTruthy());
+  });
+
   it('loads the whole list again after lost events or a burst of changes', async () => {
     const space = mock().cohort;
     const { backend } = renderApp({ hash: `#/space/${space}/notes` });
