@@ -46,13 +46,27 @@ npm_install() {
     fi
 }
 
+# build_ui_if_stale: builds ui/dist when it is missing or older than the UI's sources.
+build_ui_if_stale() {
+    local ui
+    ui="$(cd "$(dirname "${BASH_SOURCE[0]}")/../ui" && pwd)"
+    if [ ! -f "$ui/dist/index.html" ] ||
+        [ -n "$(find "$ui/src" "$ui/index.html" "$ui/package.json" -newer "$ui/dist/index.html" -print -quit)" ]; then
+        npm_install "$ui"
+        echo "building ui/dist"
+        npm --prefix "$ui" run build
+    fi
+}
+
 # build_e2e_bins: builds the binaries the end-to-end tests run: `cohort`, and
 # `cohort-desktop` serving the UI built into it (custom-protocol; without it a debug build
-# loads the dev server's URL). Built for the whole workspace with its tests, so that each
-# dependency gets the same features as in `cargo nextest run --workspace` (the tests turn on
-# the dev-dependencies' features) and the crates nextest compiled are reused: only tauri and
-# what depends on it compile again. Building the two packages alone recompiled ~140 crates.
+# loads the dev server's URL), after ui/dist, which the desktop app embeds. Built for the
+# whole workspace with its tests, so that each dependency gets the same features as in
+# `cargo nextest run --workspace` (the tests turn on the dev-dependencies' features) and the
+# crates nextest compiled are reused: only tauri and what depends on it compile again.
+# Building the two packages alone recompiled ~140 crates.
 build_e2e_bins() {
+    build_ui_if_stale
     (cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
         cargo build --locked --workspace --bins --tests --features cohort-desktop/custom-protocol)
 }

@@ -18,14 +18,8 @@ TMP_PREFIX=cohort-desktop-e2e
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 # --- build (debug), with the UI embedded ---
-# The `cohort` CLI plays the other member in the sync test. Both are built together (the
-# desktop app embeds ui/dist, so that is built first when it is missing or older than ui/src).
+# The `cohort` CLI plays the other member in the sync test; both are built together.
 if [ -z "${COHORT_DESKTOP_APP:-}" ] || [ -z "${COHORT_BIN:-}" ]; then
-    if [ ! -f "$ROOT/ui/dist/index.html" ] ||
-        [ -n "$(find "$ROOT/ui/src" "$ROOT/ui/index.html" -newer "$ROOT/ui/dist/index.html" -print -quit)" ]; then
-        npm_install "$ROOT/ui"
-        npm --prefix "$ROOT/ui" run build
-    fi
     build_e2e_bins
 fi
 COHORT_DESKTOP_APP="${COHORT_DESKTOP_APP:-$CARGO_TARGET_DIR/debug/cohort-desktop}"

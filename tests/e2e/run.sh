@@ -11,14 +11,7 @@ root="$(cd "$here/../.." && pwd)"
 need_cmd chromium chromium
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-  dist="$root/ui/dist/index.html"
-  if [[ ! -f "$dist" ]] || [[ -n "$(find "$root/ui/src" "$root/ui/index.html" "$root/ui/package.json" -newer "$dist" -print -quit)" ]]; then
-    npm_install "$root/ui"
-    echo "== building ui/dist"
-    npm --prefix "$root/ui" run build
-  fi
-  # After ui/dist: the desktop app, built along, embeds it.
-  echo "== cargo build (the e2e binaries)"
+  echo "== building ui/dist (if stale) and the e2e binaries"
   build_e2e_bins
 fi
 export COHORT_BIN="${COHORT_BIN:-$CARGO_TARGET_DIR/debug/cohort}"

@@ -214,7 +214,9 @@ export class AppState {
 
   /**
    * The live list `name` (created with `spec` on first use): list views show it at once
-   * when opened again, and it is patched from change events instead of loaded again.
+   * when opened again, and it is patched from change events instead of loaded again. The
+   * list outlives the view that made it, so `spec` must not read the view's props (a list
+   * of one space's documents: `spaceList`).
    */
   liveList(name: string, spec: LiveListSpec): LiveList {
     let list = this.lists.get(name);
@@ -227,9 +229,8 @@ export class AppState {
 
   /**
    * The live list of a space's documents of one kind (its threads, notes, courses), loaded
-   * with `load`. The list outlives the view that first asked for it, so it keeps `space` as
-   * given here: a view must not hand it a function reading its `space` prop, which reads the
-   * next route's space (none, on a thread's page) once the route moves on.
+   * with `load`. It keeps `space` as given here: a view's `space` prop, read later, gives the
+   * next route's space (none, on a thread's page) once the route has moved on.
    */
   spaceList(kind: 'thread' | 'note' | 'course', space: SpaceId, load: (space: SpaceId) => Promise<DocSummary[]>): LiveList {
     return this.liveList(`${kind}:${space}`, {
