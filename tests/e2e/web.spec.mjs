@@ -373,7 +373,7 @@ describe('web mode: two peers, facilitator and learner', { timeout: 600_000 }, (
     await pageB.goto(`${B.url}/#/space/${s.space}`);
     await pageB.reload();
     await pageB.getByTestId('cohort-home').waitFor();
-    // The home view's heading is its charter's name, shown once the charter has loaded.
+    // The home view's heading (the cohort's name, shown as the view mounts).
     await pageB.locator('main h1').waitFor();
     // On a freshly loaded page the first Tab reaches the skip link, which moves focus to the view's heading.
     await pageB.keyboard.press('Tab');
